@@ -1,0 +1,309 @@
+#include "wire.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+#include "protocol.capnp.h"
+
+namespace vproc::wire {
+namespace {
+
+template <typename T, typename... Ts>
+constexpr bool one_of = (std::is_same_v<T, Ts> || ...);
+
+// Builder over a caller-provided, zeroed first segment. As long as the message fits
+// in that segment Cap'n Proto allocates nothing (checked by wire_noalloc_test).
+constexpr size_t kScratchWords = kSmallFrameBytes / sizeof(capnp::word);
+
+size_t finish(capnp::MessageBuilder& mb, void* out, size_t cap) noexcept {
+  auto segs = mb.getSegmentsForOutput();
+  if (segs.size() != 1) return 0;
+  size_t body = segs[0].size() * sizeof(capnp::word);
+  size_t total = 8 + body;
+  if (total > cap) return 0;
+  auto* hdr = static_cast<uint32_t*>(out);
+  hdr[0] = 0;  // segment count - 1
+  hdr[1] = uint32_t(segs[0].size());
+  memcpy(static_cast<char*>(out) + 8, segs[0].begin(), body);
+  return total;
+}
+
+// Reads a single-segment frame without allocating: refuses anything else.
+bool single_segment(const void* buf, size_t len) {
+  if (len < 8 || (reinterpret_cast<uintptr_t>(buf) & 7)) return false;
+  auto* hdr = static_cast<const uint32_t*>(buf);
+  return hdr[0] == 0 && size_t(hdr[1]) * 8 + 8 == len;
+}
+
+}  // namespace
+
+template <size_t N>
+void Text<N>::set(const char* p, size_t len) {
+  if (len >= N) len = N - 1;
+  memcpy(s, p, len);
+  s[len] = '\0';
+}
+template <size_t N>
+void Text<N>::set(const char* p) {
+  set(p, strlen(p));
+}
+template struct Text<64>;
+template struct Text<200>;
+
+size_t frame_size(const void* buf, size_t have) noexcept {
+  if (have < 4) return 0;
+  auto* hdr = static_cast<const uint32_t*>(buf);
+  uint64_t segments = uint64_t(hdr[0]) + 1;
+  if (segments > 512) return SIZE_MAX;
+  uint64_t table_bytes = ((segments + 2) & ~uint64_t(1)) * 4;  // count + sizes, padded to 8
+  if (have < table_bytes) return 0;
+  uint64_t body = 0;
+  for (uint64_t i = 0; i < segments; ++i) body += uint64_t(hdr[1 + i]) * 8;
+  uint64_t total = table_bytes + body;
+  return total > kMaxFrameBytes ? SIZE_MAX : size_t(total);
+}
+
+size_t encode(const Request& req, void* out, size_t cap) noexcept {
+  try {
+    alignas(8) capnp::word scratch[kScratchWords];
+    memset(scratch, 0, sizeof scratch);
+    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, kScratchWords));
+    auto r = mb.initRoot<proto::Request>();
+    std::visit(
+        [&](const auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, Hello>) {
+            auto h = r.initHello();
+            h.setProtocol(m.protocol);
+            h.setVpid(m.vpid);
+            h.setParent(m.parent);
+          } else if constexpr (std::is_same_v<T, Spawned>) {
+            auto s = r.initSpawned();
+            s.setVpid(m.vpid);
+            s.setReal(m.real);
+            s.setParent(m.parent);
+            s.setThread(m.thread);
+          } else if constexpr (std::is_same_v<T, Reaped>) {
+            r.setReaped(m.vpid);
+          } else if constexpr (std::is_same_v<T, LeaseRequest>) {
+            r.setLease(m.count);
+          } else if constexpr (std::is_same_v<T, Lookup>) {
+            r.setLookup(m.vpid);
+          } else if constexpr (std::is_same_v<T, Signal>) {
+            auto s = r.initSignal();
+            s.setTarget(m.target);
+            s.setSigno(m.signo);
+          } else if constexpr (std::is_same_v<T, ListRequest>) {
+            r.setList(m.threads);
+          } else {
+            static_assert(std::is_same_v<T, Ping>);
+            r.setPing();
+          }
+        },
+        req);
+    return finish(mb, out, cap);
+  } catch (...) {
+    return 0;
+  }
+}
+
+size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
+  try {
+    alignas(8) capnp::word scratch[kScratchWords];
+    memset(scratch, 0, sizeof scratch);
+    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, kScratchWords));
+    auto r = mb.initRoot<proto::Reply>();
+    bool ok = true;
+    std::visit(
+        [&](const auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, Ok>) {
+            r.setOk();
+          } else if constexpr (std::is_same_v<T, Error>) {
+            auto e = r.initError();
+            e.setErrno(m.err);
+            e.setMessage(m.message.s);
+          } else if constexpr (std::is_same_v<T, HelloOk>) {
+            auto h = r.initHello();
+            h.setVpid(m.vpid);
+            h.getLease().setFirst(m.lease.first);
+            h.getLease().setCount(m.lease.count);
+            h.setNodeIndex(m.node_index);
+            h.setNodeName(m.node_name.s);
+          } else if constexpr (std::is_same_v<T, Lease>) {
+            auto l = r.initLease();
+            l.setFirst(m.first);
+            l.setCount(m.count);
+          } else if constexpr (std::is_same_v<T, Where>) {
+            auto w = r.initLookup();
+            w.setReal(m.real);
+            w.setState(m.state);
+            w.setNodeIndex(m.node_index);
+          } else if constexpr (std::is_same_v<T, Pong>) {
+            auto p = r.initPong();
+            p.setProtocol(m.protocol);
+            p.setNodeIndex(m.node_index);
+            p.setNodeName(m.node_name.s);
+            p.setDaemonPid(m.daemon_pid);
+            p.setProcesses(m.processes);
+          } else {
+            static_assert(std::is_same_v<T, ListFollows>);
+            ok = false;  // lists go through encode_list
+          }
+        },
+        rep);
+    return ok ? finish(mb, out, cap) : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+bool decode(const void* buf, size_t len, Request& out) noexcept {
+  if (!single_segment(buf, len)) return false;
+  try {
+    capnp::FlatArrayMessageReader mr(
+        kj::arrayPtr(static_cast<const capnp::word*>(buf), len / sizeof(capnp::word)));
+    auto r = mr.getRoot<proto::Request>();
+    switch (r.which()) {
+      case proto::Request::HELLO: {
+        auto h = r.getHello();
+        out = Hello{h.getProtocol(), h.getVpid(), h.getParent()};
+        return true;
+      }
+      case proto::Request::SPAWNED: {
+        auto s = r.getSpawned();
+        out = Spawned{s.getVpid(), s.getReal(), s.getParent(), s.getThread()};
+        return true;
+      }
+      case proto::Request::REAPED: out = Reaped{r.getReaped()}; return true;
+      case proto::Request::LEASE: out = LeaseRequest{r.getLease()}; return true;
+      case proto::Request::LOOKUP: out = Lookup{r.getLookup()}; return true;
+      case proto::Request::SIGNAL: {
+        auto s = r.getSignal();
+        out = Signal{s.getTarget(), s.getSigno()};
+        return true;
+      }
+      case proto::Request::LIST: out = ListRequest{r.getList()}; return true;
+      case proto::Request::PING: out = Ping{}; return true;
+    }
+    return false;  // a union member this version does not know
+  } catch (...) {
+    return false;
+  }
+}
+
+bool decode(const void* buf, size_t len, Reply& out) noexcept {
+  if (len >= 8 && !single_segment(buf, len)) {
+    // Only a process list may span several segments.
+    out = ListFollows{};
+    return frame_size(buf, len) == len;
+  }
+  if (!single_segment(buf, len)) return false;
+  try {
+    capnp::FlatArrayMessageReader mr(
+        kj::arrayPtr(static_cast<const capnp::word*>(buf), len / sizeof(capnp::word)));
+    auto r = mr.getRoot<proto::Reply>();
+    switch (r.which()) {
+      case proto::Reply::OK: out = Ok{}; return true;
+      case proto::Reply::ERROR: {
+        Error e;
+        e.err = r.getError().getErrno();
+        auto m = r.getError().getMessage();
+        e.message.set(m.cStr(), m.size());
+        out = e;
+        return true;
+      }
+      case proto::Reply::HELLO: {
+        auto h = r.getHello();
+        HelloOk o;
+        o.vpid = h.getVpid();
+        o.lease = {h.getLease().getFirst(), h.getLease().getCount()};
+        o.node_index = h.getNodeIndex();
+        o.node_name.set(h.getNodeName().cStr(), h.getNodeName().size());
+        out = o;
+        return true;
+      }
+      case proto::Reply::LEASE: out = Lease{r.getLease().getFirst(), r.getLease().getCount()}; return true;
+      case proto::Reply::LOOKUP: {
+        auto w = r.getLookup();
+        out = Where{w.getReal(), w.getState(), w.getNodeIndex()};
+        return true;
+      }
+      case proto::Reply::LIST: out = ListFollows{}; return true;
+      case proto::Reply::PONG: {
+        auto p = r.getPong();
+        Pong o;
+        o.protocol = p.getProtocol();
+        o.node_index = p.getNodeIndex();
+        o.daemon_pid = p.getDaemonPid();
+        o.processes = p.getProcesses();
+        o.node_name.set(p.getNodeName().cStr(), p.getNodeName().size());
+        out = o;
+        return true;
+      }
+    }
+    return false;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::vector<uint64_t> encode_list(const std::vector<ProcessEntry>& entries) {
+  capnp::MallocMessageBuilder mb;
+  auto list = mb.initRoot<proto::Reply>().initList(unsigned(entries.size()));
+  for (unsigned i = 0; i < entries.size(); ++i) {
+    const ProcessEntry& e = entries[i];
+    auto o = list[i];
+    o.setVpid(e.vpid);
+    o.setNodeIndex(e.node_index);
+    o.setNodeName(e.node_name);
+    o.setReal(e.real);
+    o.setParent(e.parent);
+    o.setState(e.state);
+    o.setUid(e.uid);
+    o.setStartTimeMs(e.start_time_ms);
+    auto argv = o.initArgv(unsigned(e.argv.size()));
+    for (unsigned j = 0; j < e.argv.size(); ++j) argv.set(j, e.argv[j]);
+    o.setThread(e.thread);
+    o.setTgid(e.tgid);
+  }
+  auto flat = capnp::messageToFlatArray(mb);
+  std::vector<uint64_t> out(flat.size());
+  memcpy(out.data(), flat.begin(), flat.size() * sizeof(capnp::word));
+  return out;
+}
+
+bool decode_list(const void* buf, size_t len, std::vector<ProcessEntry>& out) {
+  if (len % 8 || (reinterpret_cast<uintptr_t>(buf) & 7) || frame_size(buf, len) != len) return false;
+  try {
+    capnp::ReaderOptions opts;
+    opts.traversalLimitInWords = len / 8 * 4;  // bounds work on a hostile frame
+    capnp::FlatArrayMessageReader mr(
+        kj::arrayPtr(static_cast<const capnp::word*>(buf), len / sizeof(capnp::word)), opts);
+    auto r = mr.getRoot<proto::Reply>();
+    if (r.which() != proto::Reply::LIST) return false;
+    out.clear();
+    for (auto e : r.getList()) {
+      ProcessEntry p;
+      p.vpid = e.getVpid();
+      p.node_index = e.getNodeIndex();
+      p.node_name = e.getNodeName();
+      p.real = e.getReal();
+      p.parent = e.getParent();
+      p.state = e.getState();
+      p.uid = e.getUid();
+      p.start_time_ms = e.getStartTimeMs();
+      for (auto a : e.getArgv()) p.argv.emplace_back(a);
+      p.thread = e.getThread();
+      p.tgid = e.getTgid();
+      out.push_back(std::move(p));
+    }
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace vproc::wire

@@ -1,0 +1,119 @@
+// Value types for the daemon protocol and their (de)serialization.
+//
+// This is the only place that includes the generated Cap'n Proto header
+// (protocol.capnp.h); everything else sees these plain structs.
+//
+// The small messages (every Request, every Reply but the process list) encode
+// into and decode from caller-provided buffers with no heap allocation and no
+// exception escaping: the preload library uses them in fork/exec paths and may
+// do so from signal handlers. Multi-segment messages are refused there.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace vproc::wire {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+// Largest frame a peer may send; bigger prefixes are a protocol error.
+inline constexpr size_t kMaxFrameBytes = 64u << 20;
+// Enough for any small message, on the stack.
+inline constexpr size_t kSmallFrameBytes = 512;
+
+struct Hello {
+  uint32_t protocol = kProtocolVersion;
+  uint32_t vpid = 0;
+  uint32_t parent = 0;
+};
+struct Spawned {
+  uint32_t vpid = 0, real = 0, parent = 0;
+  bool thread = false;
+};
+struct Reaped {
+  uint32_t vpid = 0;
+};
+struct LeaseRequest {
+  uint32_t count = 0;
+};
+struct Lookup {
+  uint32_t vpid = 0;
+};
+struct Signal {
+  int64_t target = 0;  // vpid, or -vpid for the group it leads
+  int32_t signo = 0;
+};
+struct ListRequest {
+  bool threads = false;
+};
+struct Ping {};
+
+using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping>;
+
+// Fixed-size text, so small replies need no allocation.
+template <size_t N>
+struct Text {
+  char s[N] = {};
+  void set(const char* p, size_t len);
+  void set(const char* p);
+};
+
+struct Ok {};
+struct Error {
+  int32_t err = 0;
+  Text<200> message;
+};
+struct Lease {
+  uint32_t first = 0, count = 0;
+};
+struct HelloOk {
+  uint32_t vpid = 0;
+  Lease lease;
+  uint32_t node_index = 0;
+  Text<64> node_name;
+};
+struct Where {
+  uint32_t real = 0;
+  uint8_t state = 0;
+  uint32_t node_index = 0;
+};
+struct Pong {
+  uint32_t protocol = 0, node_index = 0, daemon_pid = 0, processes = 0;
+  Text<64> node_name;
+};
+// Marks a reply that holds a process list: read it with decode_list().
+struct ListFollows {};
+
+using Reply = std::variant<Ok, Error, HelloOk, Lease, Where, Pong, ListFollows>;
+
+struct ProcessEntry {
+  uint32_t vpid = 0, node_index = 0, real = 0, parent = 0, uid = 0, tgid = 0;
+  std::string node_name, state;
+  uint64_t start_time_ms = 0;
+  std::vector<std::string> argv;
+  bool thread = false;
+};
+
+// --- framing -------------------------------------------------------------
+// Given the first `have` bytes of a frame (8-byte aligned), the total frame size
+// in bytes; 0 if more bytes are needed to tell; SIZE_MAX if the prefix is invalid
+// or larger than kMaxFrameBytes.
+size_t frame_size(const void* buf, size_t have) noexcept;
+
+// --- small messages: no allocation ---------------------------------------
+// Encode into `out` (8-byte aligned). Returns the frame length, or 0 if it does
+// not fit.
+size_t encode(const Request& req, void* out, size_t cap) noexcept;
+size_t encode(const Reply& rep, void* out, size_t cap) noexcept;
+// Decode one complete frame (8-byte aligned, `len` = frame_size). False if the
+// frame is malformed or not a single-segment message.
+bool decode(const void* buf, size_t len, Request& out) noexcept;
+bool decode(const void* buf, size_t len, Reply& out) noexcept;
+
+// --- the process list: allocates, daemon and tools only -------------------
+std::vector<uint64_t> encode_list(const std::vector<ProcessEntry>& entries);
+bool decode_list(const void* buf, size_t len, std::vector<ProcessEntry>& out);
+
+}  // namespace vproc::wire

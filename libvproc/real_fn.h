@@ -1,0 +1,35 @@
+// Access to the next definition of a libc function (the one we wrap).
+//
+// Each RealFn is resolved with dlsym(RTLD_NEXT) during the library constructor
+// (resolve_all_real_fns), because dlsym is not async-signal-safe; a RealFn used
+// before that (from another library's constructor) resolves itself on first use.
+#pragma once
+
+#include <dlfcn.h>
+
+namespace vproc::lib {
+
+struct RealFnBase {
+  const char* name;
+  void* ptr;
+  RealFnBase* next;
+  explicit RealFnBase(const char* n);
+  void* get();  // resolves on demand; aborts with a clear message if missing
+};
+
+template <typename F>
+struct RealFn : RealFnBase {
+  using RealFnBase::RealFnBase;
+  template <typename... A>
+  auto operator()(A... a) {
+    return reinterpret_cast<F*>(get())(a...);
+  }
+};
+
+// Resolves every RealFn defined so far (called once from the constructor).
+void resolve_all_real_fns();
+
+}  // namespace vproc::lib
+
+// Declares the real `name` with the prototype of the libc declaration in scope.
+#define VPROC_REAL(name) static ::vproc::lib::RealFn<decltype(::name)> real_##name{#name}
