@@ -9,6 +9,7 @@
 // process, and a number below 2^22 that reaches a wrapper is known to be real.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 
 namespace vproc {

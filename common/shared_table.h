@@ -54,8 +54,13 @@ struct Record {
   uint32_t uid;          // real uid at registration
   uint64_t start_ticks;  // /proc/<pid>/stat field 22: tells a reused pid apart
   uint32_t tgid;         // for a thread: its process's vpid; for a process: itself
-  uint32_t flags;
+  uint32_t flags;        // daemon bookkeeping (kRecordLeased); readers ignore it
 };
+
+// Record::flags of a Free record whose serial is reserved in a lease; its `parent`
+// then holds the lease holder's vpid. Kept in the file so that a restarted daemon
+// honours the leases that running processes still hold.
+inline constexpr uint32_t kRecordLeased = 1;
 static_assert(sizeof(Record) == 32);
 
 constexpr uint64_t pack_word(RealPid real, RecordState st, bool thread) {

@@ -1,11 +1,13 @@
 // The process's link to its node daemon.
 //
 // One persistent SOCK_STREAM connection (high fd number, close-on-exec, closed in
-// fork children). Sends are single write(2)s guarded by a try-lock; if the lock
-// is held (another thread, or a signal handler interrupting ourselves), the
-// message goes over a fresh short-lived connection instead, so nothing here can
+// fork children). Sends are single write(2)s under a lock that records its
+// owner's tid: other threads wait for it (bounded by the 2 s timeout), so one
+// process's messages arrive in order; a signal handler that interrupted the
+// owner itself uses a fresh short-lived connection instead, so nothing here can
 // deadlock. One-way messages that cannot be delivered (daemon down) wait in a
-// small queue and are re-sent when the daemon is back.
+// small queue and are re-sent when the daemon is back, after re-registering
+// (Hello, then Spawned for every child) if the daemon was restarted.
 #pragma once
 
 #include "wire.h"

@@ -31,5 +31,9 @@ void resolve_all_real_fns();
 
 }  // namespace vproc::lib
 
+// decltype(::name) drops glibc's nonnull/leaf attributes, which is harmless for
+// a function pointer type; GCC warns about it for every such RealFn.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
 // Declares the real `name` with the prototype of the libc declaration in scope.
 #define VPROC_REAL(name) static ::vproc::lib::RealFn<decltype(::name)> real_##name{#name}

@@ -1,20 +1,25 @@
 // The per-process state of libvproc: the library's one singleton.
 //
-// It lives in the library's .bss (no allocation), so a fork child gets a copy
-// and an exec starts afresh (identity then comes from VPROC_SELF, see
-// identity_env.h, or from the daemon).
+// It lives in the library's static data (no allocation), so a fork child gets a
+// copy and an exec starts afresh (identity then comes from VPROC_SELF, see
+// env_inject.h, or from the daemon).
 #pragma once
 
 #include <linux/limits.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
 
+#include "children.h"
 #include "pid_types.h"
 #include "shared_table.h"
+#include "wire.h"
 
 namespace vproc::lib {
+
+struct RealFnBase;
 
 enum class InitState : int {
   None = 0,          // constructor has not run yet
@@ -23,15 +28,33 @@ enum class InitState : int {
   Inactive = 3,      // no daemon / disabled: every wrapper passes through
 };
 
-// A child this process forked or spawned, until it is reaped. Packed so a slot is
-// claimed and read with one atomic operation: vpid (high 32) | real pid (low 32).
-struct ChildSlot {
-  std::atomic<uint64_t> packed{0};
+// A one-way message the daemon could not take yet (daemon_link.cc). `seq` keeps
+// the re-send order (a Reaped must not overtake its Spawned).
+struct PendingMsg {
+  std::atomic<uint32_t> phase{0};  // 0 free, 1 being written, 2 ready
+  uint64_t seq = 0;
+  wire::Request msg;
 };
-inline constexpr int kMaxChildren = 4096;
+inline constexpr int kMaxPending = 64;
+
+// A stream returned by our popen(): pclose() must find the child to wait for.
+struct PopenSlot {
+  std::atomic<uintptr_t> file{0};  // FILE*; 1 while the slot is being filled
+  pid_t pid = 0;                   // what the program sees (a vpid)
+  int fd = -1;                     // the parent's end, closed in later popen children
+};
+inline constexpr int kMaxPopen = 256;
+
+// One-time notices on stderr (bits of ProcessState::notices).
+enum Notice : uint32_t {
+  kNoticeDegradedFork = 1,
+  kNoticeQueueFull = 2,
+};
 
 struct ProcessState {
   std::atomic<InitState> init{InitState::None};
+  std::atomic<int> init_tid{0};  // the thread running init (others wait for it)
+  RealFnBase* real_fns = nullptr;  // every RealFn, linked at static init (real_fn.cc)
 
   VPid self;             // this process's vpid; also its main thread's vtid
   RealPid self_real;     // the kernel pid it was computed for (fork/clone checks)
@@ -44,8 +67,11 @@ struct ProcessState {
   // vpids reserved by the daemon for this process's children and threads:
   // next (high 32) | end (low 32), taken with compare-and-swap.
   std::atomic<uint64_t> lease{0};
+  std::atomic<uint32_t> lease_refills{0};  // refill size grows 16 -> 64 -> 256
 
+  // Children not reaped yet (children.h); use through child_table().
   ChildSlot children[kMaxChildren];
+  std::atomic<int> children_used{0};  // slots at or above this index are all empty
 
   // The program's SA_SIGINFO handlers, called by our trampoline (signals.cc).
   std::atomic<uintptr_t> user_sigaction[65];
@@ -53,6 +79,18 @@ struct ProcessState {
   // Connection to the daemon (daemon_link.cc); -1 when not connected.
   std::atomic<int> conn_fd{-1};
   std::atomic<int> conn_busy{0};
+  uint64_t conn_dev = 0, conn_ino = 0;  // identity of conn_fd's socket (program may reuse the number)
+  std::atomic<uint64_t> link_generation{0};  // table generation our registration belongs to
+  PendingMsg pending[kMaxPending];
+  std::atomic<uint64_t> pending_seq{0};
+
+  std::atomic<uint32_t> notices{0};
+
+  PopenSlot popen_files[kMaxPopen];
+  // system(): SIGINT/SIGQUIT are ignored while any call runs (wrap_system.cc).
+  std::atomic<int> system_lock{0};
+  int system_users = 0;
+  struct sigaction system_saved_int = {}, system_saved_quit = {};
 
   // File descriptors that are signalfds (their reads carry ssi_pid).
   std::atomic<uint64_t> signalfd_bits[1024 / 64];
@@ -62,11 +100,27 @@ struct ProcessState {
   char lib_path[PATH_MAX] = {};  // this library, re-injected into LD_PRELOAD on exec
 };
 
-// The state. Hidden symbol; the only global of the library.
-ProcessState& state();
+// The state: the only global of the library (hidden). Inline access keeps
+// getpid() at a load and a compare.
+extern ProcessState g_process_state;
+inline ProcessState& state() { return g_process_state; }
+inline ChildTable child_table() {
+  return ChildTable(state().children, &state().children_used, kMaxChildren);
+}
 
 // This thread's vtid (0 until first needed). Initial-exec TLS: safe in handlers.
-extern thread_local uint32_t t_vtid __attribute__((tls_model("initial-exec")));
+// __thread rather than thread_local: no dynamic initialization, so no TLS
+// wrapper call on every access from another file.
+extern __thread uint32_t t_vtid __attribute__((tls_model("initial-exec")));
+
+// A fork in progress on this thread: what the child becomes (fork_identity.cc).
+struct ForkInFlight {
+  VPid v;
+  uint32_t parent = 0;
+  RealPid parent_real;
+  bool pending = false;
+};
+extern __thread ForkInFlight t_fork __attribute__((tls_model("initial-exec")));
 
 // Runs the constructor's work if it has not run yet (wrappers called from other
 // libraries' constructors). Returns true when virtual PIDs are active.

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs the benchmarks natively and under vproc against a private daemon, and
+# prints "benchmark | native | vproc | ratio".
+#
+#   bench/run.sh [BUILD_DIR]     (default: ./build of the repository)
+#
+# The daemon listens on a socket in a temporary directory and is stopped at the
+# end, whatever happens. Set RUNS (default 200) for the vproc-run startup test.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$repo/build}" 2>/dev/null && pwd) || { echo "bench/run.sh: no build directory '${1:-$repo/build}' (build first: scripts/test.sh)" >&2; exit 2; }
+runs=${RUNS:-200}
+for f in bin/vprocd bin/vproc-run bin/vproc lib/libvproc.so bench/getpid_bench bench/fork_bench bench/spawn_bench; do
+  [[ -e $build/$f ]] || { echo "bench/run.sh: $build/$f is missing (build the tree first)" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d /tmp/vproc-bench.XXXXXX)
+cleanup() {
+  local pid
+  if pid=$(cat "$tmp/vprocd.pid" 2>/dev/null) && [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null || true   # vprocd removes its pidfile as it exits
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+export VPROC_SOCKET=$tmp/vprocd.sock
+"$build/bin/vprocd" --socket "$VPROC_SOCKET" --pidfile "$tmp/vprocd.pid" --node bench
+run_vproc() { "$build/bin/vproc-run" --no-start -- "$@"; }
+
+# value NAME: the number after NAME in the benchmark output on stdin.
+value() { awk -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }'; }
+
+rows=()
+add_row() {  # name native vproc unit
+  local ratio
+  ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "-" }')
+  rows+=("$1|$2 $4|$3 $4|$ratio")
+}
+
+echo "bench: getpid ..." >&2
+native=$("$build/bench/getpid_bench")
+vproc=$(run_vproc "$build/bench/getpid_bench")
+for k in getpid syscall_getpid raw_getpid; do
+  add_row "$k (ns/call)" "$(value $k <<<"$native")" "$(value $k <<<"$vproc")" ns
+done
+
+echo "bench: fork ..." >&2
+native=$("$build/bench/fork_bench")
+vproc=$(run_vproc "$build/bench/fork_bench")
+add_row "fork+_exit+waitpid (us)" "$(value fork_exit_wait <<<"$native")" "$(value fork_exit_wait <<<"$vproc")" us
+
+echo "bench: startup, $runs runs each ..." >&2
+native=$("$build/bench/spawn_bench" "$runs" /bin/true)
+vproc=$("$build/bench/spawn_bench" "$runs" "$build/bin/vproc-run" --no-start /bin/true)
+add_row "/bin/true mean (ms)" "$(value mean <<<"$native")" "$(value mean <<<"$vproc")" ms
+add_row "/bin/true median (ms)" "$(value median <<<"$native")" "$(value median <<<"$vproc")" ms
+
+printf '%-26s | %-12s | %-12s | %s\n' benchmark native vproc ratio
+printf '%-26s-+-%-12s-+-%-12s-+-%s\n' "$(printf '%.0s-' {1..26})" "$(printf '%.0s-' {1..12})" "$(printf '%.0s-' {1..12})" "-----"
+for r in "${rows[@]}"; do
+  IFS='|' read -r name a b ratio <<<"$r"
+  printf '%-26s | %12s | %12s | %s\n' "$name" "$a" "$b" "$ratio"
+done
+echo "(vproc: under vproc-run with the preload library; /bin/true rows compare 'vproc-run /bin/true' with '/bin/true')"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# A narrated tour of vproc on one node, unattended (no stdin needed):
+#   1. build;  2. start a node daemon on a private socket;  3. run programs under
+#   vproc-run and watch them with `vproc ps`;  4. signal one by virtual PID;
+#   5. a bash whose $$ and $! are virtual PIDs;  6. stop the daemon and clean up.
+# Checkpoint and migration steps will join at the marked place.
+#
+#   sudo ./scripts/demo.sh        (root only to install missing packages)
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$repo/build
+
+if [[ -t 1 ]]; then bold=$'\033[1m' dim=$'\033[2m' plain=$'\033[0m'; else bold= dim= plain=; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+show() { printf '%s$ %s%s\n' "$dim" "$*" "$plain"; "$@"; }
+
+say "Installing missing packages and building vproc in $build"
+"$repo/scripts/install-deps.sh"
+cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null </dev/null
+cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc family ticker whoami </dev/null >/dev/null
+export PATH=$build/bin:$build/examples:$PATH
+
+tmp=$(mktemp -d /tmp/vproc-demo.XXXXXX)
+ticker_pid=
+cleanup() {
+  [[ -n $ticker_pid ]] && kill "$ticker_pid" 2>/dev/null || true
+  local pid
+  if pid=$(cat "$tmp/vprocd.pid" 2>/dev/null) && [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null || true   # vprocd removes its pidfile as it exits
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+say "Starting a node daemon on a private socket"
+export VPROC_SOCKET=$tmp/vprocd.sock   # every tool and program below uses this daemon
+show vprocd --socket "$VPROC_SOCKET" --node demo --pidfile "$tmp/vprocd.pid"
+show vproc status
+
+say "A process tree under vproc-run: every pid it sees is virtual (>= 4194304)"
+show vproc-run family
+
+say "The C API (whoami links -lvproc)"
+show vproc-run whoami
+
+say "A long-running program in the background"
+vproc-run ticker -i 500 >"$tmp/ticker.out" &
+ticker_pid=$!    # vproc-run execs the program: this is the ticker's real pid
+sleep 1.2
+show vproc ps
+vpid=$(vproc ps | awk -v p="$ticker_pid" '$3 == p { print $1 }')
+[[ -n $vpid ]] || { echo "demo: the ticker (pid $ticker_pid) is not in 'vproc ps'" >&2; exit 1; }
+echo "The ticker's virtual PID is $vpid (real PID $ticker_pid)."
+show vproc ps --json
+
+say "Signals by virtual PID"
+show vproc kill -USR1 "$vpid"
+sleep 0.3
+show tail -n 3 "$tmp/ticker.out"
+echo "(The sender pid is vprocd's real pid: the daemon delivers signals that 'vproc kill' asks for.)"
+
+# ---------------------------------------------------------------------------
+# CHECKPOINT / MIGRATE: the next steps of the demo go here, while the ticker
+# runs: checkpoint it, kill it, restore it (same vpid, count continues), then
+# migrate it to a second node daemon and show it in `vproc ps --node ...`.
+# ---------------------------------------------------------------------------
+
+show vproc kill "$vpid"
+status=0
+wait "$ticker_pid" || status=$?
+ticker_pid=
+echo "The ticker ended with status $status (128 + SIGTERM's 15)."
+show tail -n 2 "$tmp/ticker.out"
+show vproc ps
+
+say "A bash under vproc-run: \$\$ and \$! are virtual PIDs, and kill/wait take them"
+cat >"$tmp/job.sh" <<'SCRIPT'
+echo "bash: \$\$ = $$, \$PPID = $PPID"
+sleep 30 &
+echo "bash: started sleep in the background, \$! = $!"
+vproc ps
+kill $!
+wait $!
+echo "bash: wait \$! -> status $? (128 + SIGTERM)"
+SCRIPT
+show cat "$tmp/job.sh"
+show vproc-run bash "$tmp/job.sh"
+
+say "Stopping the daemon"
+daemon_pid=$(cat "$tmp/vprocd.pid")
+show kill "$daemon_pid"
+for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+show vproc status || echo "(vproc status exits $? when no daemon answers)"
+say "Done"

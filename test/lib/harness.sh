@@ -1,0 +1,265 @@
+# Test harness for vproc's scenario and integration tests. Source it:
+#
+#   . "$(dirname "$0")/../lib/harness.sh"
+#   vp_setup            # temp dir, private daemon, cleanup trap
+#   ...
+#   vp_pass
+#
+# Every test gets its own daemon on its own socket in a fresh temp dir, so tests
+# run in parallel. Everything that could hang runs under `timeout`, and the EXIT
+# trap kills the daemon and every process the test registered.
+#
+# Where the binaries are (set by ctest, see test/scenarios/CMakeLists.txt):
+#   VPROC_BIN_DIR   vprocd, vproc, vproc-run
+#   VPROC_LIB_DIR   libvproc.so
+# Optional: VP_TIMEOUT (seconds per command, default 60), VP_KEEP=1 keeps the
+# temp dir, VP_VERBOSE=1 traces.
+
+set -u
+
+VP_TIMEOUT=${VP_TIMEOUT:-60}
+VP_NAME=${VP_NAME:-$(basename "${0%.sh}")}
+VP_DIR=""
+VP_DAEMON_PID=""
+VP_PIDS=()
+VP_FAILED=0
+VP_FIRST_VPID=4194304   # (node 0 + 1) << 22: every vpid is >= this, every real pid below
+
+# --- messages ----------------------------------------------------------------
+
+vp_note() { printf '[%s] %s\n' "$VP_NAME" "$*" >&2; }
+
+# Prints the failure, the daemon log's tail, and exits 1 (the trap cleans up).
+vp_fail() {
+  VP_FAILED=1
+  printf '[%s] FAIL: %s\n' "$VP_NAME" "$*" >&2
+  if [ -n "$VP_DIR" ] && [ -s "$VP_DIR/vprocd.log" ]; then
+    printf '[%s] --- last lines of the daemon log (%s) ---\n' "$VP_NAME" "$VP_DIR/vprocd.log" >&2
+    tail -n 30 "$VP_DIR/vprocd.log" >&2
+    printf '[%s] --- end of daemon log ---\n' "$VP_NAME" >&2
+  fi
+  exit 1
+}
+
+vp_pass() {
+  printf '[%s] PASS\n' "$VP_NAME" >&2
+  exit 0
+}
+
+# vp_expect_eq ACTUAL EXPECTED WHAT
+vp_expect_eq() {
+  [ "$1" = "$2" ] || vp_fail "$3: expected '$2', got '$1'"
+  vp_note "ok: $3"
+}
+
+# vp_expect_contains FILE TEXT WHAT
+vp_expect_contains() {
+  grep -qF -- "$2" "$1" || vp_fail "$3: '$2' not found in: $(head -c 2000 "$1")"
+  vp_note "ok: $3"
+}
+
+# True if $1 is a number in the virtual range.
+vp_is_vpid() {
+  case "$1" in '' | *[!0-9]*) return 1 ;; esac
+  [ "$1" -ge "$VP_FIRST_VPID" ]
+}
+
+# vp_expect_vpid N WHAT
+vp_expect_vpid() {
+  vp_is_vpid "$1" || vp_fail "$2: '$1' is not a virtual pid (>= $VP_FIRST_VPID)"
+  vp_note "ok: $2 ($1 is virtual)"
+}
+
+# --- binaries ----------------------------------------------------------------
+
+vp_require_tools() {
+  : "${VPROC_BIN_DIR:?VPROC_BIN_DIR is not set (ctest sets it; to run by hand: VPROC_BIN_DIR=<build>/bin VPROC_LIB_DIR=<build>/lib $0)}"
+  : "${VPROC_LIB_DIR:?VPROC_LIB_DIR is not set}"
+  VPROCD="$VPROC_BIN_DIR/vprocd"
+  VPROC="$VPROC_BIN_DIR/vproc"
+  VPROC_RUN="$VPROC_BIN_DIR/vproc-run"
+  VPROC_LIBRARY="$VPROC_LIB_DIR/libvproc.so"
+  local f
+  for f in "$VPROCD" "$VPROC" "$VPROC_RUN"; do
+    [ -x "$f" ] || vp_fail "missing executable $f (build the vprocd and tools targets)"
+  done
+  [ -r "$VPROC_LIBRARY" ] || vp_fail "missing $VPROC_LIBRARY (build the vproc target)"
+}
+
+# --- temp dir, daemon, cleanup -----------------------------------------------
+
+# Registers a pid to be killed (SIGKILL) at cleanup if still alive.
+vp_track_pid() { VP_PIDS+=("$1"); }
+
+vp_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  for p in "${VP_PIDS[@]+"${VP_PIDS[@]}"}"; do
+    kill -KILL "$p" 2>/dev/null
+  done
+  vp_stop_daemon KILL quiet
+  # A daemon started by someone else on our socket (vproc-run autostart): ask it
+  # for its pid and stop it too.
+  if [ -n "$VP_DIR" ] && [ -S "$VP_DIR/vprocd.sock" ] && [ -x "${VPROC:-}" ]; then
+    local other
+    other=$(timeout 5 "$VPROC" --socket "$VP_DIR/vprocd.sock" status 2>/dev/null |
+      sed -n 's/^daemon: *running, pid \([0-9]*\).*/\1/p')
+    if [ -n "$other" ]; then
+      vp_note "stopping a daemon the test did not start (pid $other)"
+      kill -KILL "$other" 2>/dev/null
+    fi
+  fi
+  if [ -n "$VP_DIR" ] && [ -d "$VP_DIR" ]; then
+    if [ "${VP_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ] || [ "$VP_FAILED" = 1 ]; then
+      vp_note "kept temp dir $VP_DIR"
+    else
+      rm -rf "$VP_DIR"
+    fi
+  fi
+  exit "$rc"
+}
+
+# Creates the temp dir (world-searchable, so tests that drop to nobody can reach
+# the socket), exports TMPDIR and VPROC_SOCKET (no daemon yet) and installs the
+# cleanup trap.
+vp_setup_dir() {
+  VP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vproc-test.${VP_NAME//\//-}.XXXXXX") || vp_fail "mktemp failed"
+  chmod 755 "$VP_DIR"
+  trap vp_cleanup EXIT
+  trap 'vp_fail "interrupted"' INT TERM
+  mkdir -p "$VP_DIR/tmp" && chmod 1777 "$VP_DIR/tmp"
+  export TMPDIR="$VP_DIR/tmp"
+  export VPROC_SOCKET="$VP_DIR/vprocd.sock"
+  [ "${VP_VERBOSE:-0}" = 1 ] && set -x
+  return 0
+}
+
+# The usual start of a test: tools, temp dir, a private daemon.
+vp_setup() {
+  vp_require_tools
+  vp_setup_dir
+  vp_start_daemon
+}
+
+# True while `vproc status` gets an answer from the daemon on our socket.
+vp_daemon_answers() {
+  timeout 5 "$VPROC" status >/dev/null 2>&1
+}
+
+# Starts vprocd in the foreground (as our child) and waits until it answers.
+vp_start_daemon() {
+  # --idle-exit: should this script be killed before its trap runs, the daemon
+  # still goes away on its own.
+  "$VPROCD" --foreground --socket "$VPROC_SOCKET" --log "$VP_DIR/vprocd.log" --idle-exit 300 \
+    >>"$VP_DIR/vprocd.out" 2>&1 </dev/null &
+  VP_DAEMON_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    if vp_daemon_answers; then return 0; fi
+    if ! kill -0 "$VP_DAEMON_PID" 2>/dev/null; then
+      wait "$VP_DAEMON_PID" 2>/dev/null
+      local st=$?
+      VP_DAEMON_PID=""
+      vp_fail "vprocd exited with status $st before answering; its output: $(cat "$VP_DIR/vprocd.out")"
+    fi
+    sleep 0.1
+  done
+  vp_fail "vprocd (pid $VP_DAEMON_PID) did not answer 'vproc status' within 10 s"
+}
+
+# vp_stop_daemon [SIGNAL] [quiet]: stops our daemon (default SIGTERM, then KILL
+# after 5 s) and waits for it to exit.
+vp_stop_daemon() {
+  local sig=${1:-TERM}
+  [ -n "$VP_DAEMON_PID" ] || return 0
+  kill "-$sig" "$VP_DAEMON_PID" 2>/dev/null
+  local i
+  for i in $(seq 1 50); do
+    kill -0 "$VP_DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$VP_DAEMON_PID" 2>/dev/null; then
+    [ "${2:-}" = quiet ] || vp_note "vprocd did not exit on SIG$sig within 5 s; sending SIGKILL"
+    kill -KILL "$VP_DAEMON_PID" 2>/dev/null
+  fi
+  wait "$VP_DAEMON_PID" 2>/dev/null
+  VP_DAEMON_PID=""
+}
+
+# --- running commands --------------------------------------------------------
+# Each runner stores stdout in the named file, stderr in FILE.err and the exit
+# status in VP_RC; never fails by itself.
+
+vp_run_native() {
+  local out=$1
+  shift
+  VP_RC=0
+  timeout -k 5 "$VP_TIMEOUT" "$@" >"$out" 2>"$out.err" </dev/null || VP_RC=$?
+  [ "$VP_RC" = 124 ] && vp_fail "timed out after ${VP_TIMEOUT}s (natively): $*"
+  return 0
+}
+
+vp_run_vproc() {
+  local out=$1
+  shift
+  VP_RC=0
+  timeout -k 5 "$VP_TIMEOUT" "$VPROC_RUN" --no-start "$@" >"$out" 2>"$out.err" </dev/null || VP_RC=$?
+  [ "$VP_RC" = 124 ] && vp_fail "timed out after ${VP_TIMEOUT}s under vproc-run: $*"
+  return 0
+}
+
+# LD_PRELOAD=libvproc.so directly, VPROC_SOCKET naming our daemon.
+vp_run_preload() {
+  local out=$1
+  shift
+  VP_RC=0
+  LD_PRELOAD="$VPROC_LIBRARY" timeout -k 5 "$VP_TIMEOUT" "$@" >"$out" 2>"$out.err" </dev/null || VP_RC=$?
+  [ "$VP_RC" = 124 ] && vp_fail "timed out after ${VP_TIMEOUT}s with LD_PRELOAD: $*"
+  return 0
+}
+
+# vp_compare_outputs LABEL_A FILE_A RC_A LABEL_B FILE_B RC_B
+vp_compare_outputs() {
+  if [ "$3" != "$6" ]; then
+    vp_fail "exit status differs: $1 $3, $4 $6
+--- $1 stderr:
+$(tail -n 20 "$2.err")
+--- $4 stderr:
+$(tail -n 20 "$5.err")"
+  fi
+  if ! cmp -s "$2" "$5"; then
+    vp_fail "output differs between $1 and $4:
+$(diff -u --label "$1" --label "$4" "$2" "$5" | head -n 60)
+--- $4 stderr:
+$(tail -n 20 "$5.err")"
+  fi
+}
+
+# vp_compare_native_vproc NAME CMD...: runs CMD natively and under vproc-run;
+# stdout and exit status must be identical. Leaves the outputs in
+# $VP_DIR/NAME.native and $VP_DIR/NAME.vproc.
+vp_compare_native_vproc() {
+  local name=$1
+  shift
+  vp_run_native "$VP_DIR/$name.native" "$@"
+  local rc_native=$VP_RC
+  vp_run_vproc "$VP_DIR/$name.vproc" "$@"
+  vp_compare_outputs native "$VP_DIR/$name.native" "$rc_native" vproc "$VP_DIR/$name.vproc" "$VP_RC"
+  vp_note "ok: $name: same output and exit status ($VP_RC) natively and under vproc-run"
+}
+
+# vp_wait_until TIMEOUT_S WHAT CMD...: polls CMD every 0.1 s until it succeeds.
+vp_wait_until() {
+  local limit=$1 what=$2
+  shift 2
+  local i
+  for i in $(seq 1 $((limit * 10))); do
+    if "$@"; then return 0; fi
+    sleep 0.1
+  done
+  vp_fail "timed out after ${limit}s waiting until $what"
+}
+
+# A file holds a non-empty first line.
+vp_file_ready() { [ -s "$1" ] && [ -n "$(head -n 1 "$1")" ]; }

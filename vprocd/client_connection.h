@@ -1,0 +1,67 @@
+// One client socket: its peer, its framed input and its queued output.
+//
+// Input is kept in an 8-byte aligned buffer (Cap'n Proto frames are whole
+// words, so each frame starts aligned and can be decoded in place). Output is
+// written without blocking; what the socket does not take waits for EPOLLOUT.
+#pragma once
+
+#include <ev.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "credentials.h"
+
+namespace vproc::daemon {
+
+class ClientConnection {
+ public:
+  // Largest request frame a client may send; every request is far smaller.
+  static constexpr size_t kMaxRequestBytes = 4096;
+  // A client that stops reading its replies is cut off beyond this much.
+  static constexpr size_t kMaxQueuedBytes = 64u << 20;
+
+  ClientConnection(int fd, const Peer& peer);
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  int fd() const { return fd_; }
+  const Peer& peer() const { return peer_; }
+
+  enum class ReadStatus { Data, WouldBlock, Eof, Error };
+  // One non-blocking read into the input buffer. On Error, `err` holds errno.
+  ReadStatus fill(int& err);
+
+  enum class FrameStatus { Incomplete, Ready, Bad };
+  // The first complete frame in the input, without consuming it.
+  FrameStatus next_frame(const void*& data, size_t& len) const;
+  void consume(size_t len);
+  size_t buffered() const { return end_ - start_; }
+
+  void queue(const void* data, size_t len);
+  // Writes queued output until done or EAGAIN. False on a write error (`err`).
+  bool flush(int& err);
+  size_t queued() const { return out_.size() - out_off_; }
+
+  // Closes the socket now (the object itself may be destroyed later).
+  void shut();
+  bool is_shut() const { return fd_ < 0; }
+
+  // Server bookkeeping.
+  ev_io read_watcher;
+  ev_io write_watcher;
+  void* owner = nullptr;
+  bool busy = false;  // its input is being handled right now: drains skip it
+
+ private:
+  int fd_;
+  Peer peer_;
+  std::vector<uint64_t> in_;    // words, so frames are 8-byte aligned
+  size_t start_ = 0, end_ = 0;  // unconsumed bytes [start_, end_)
+  std::vector<char> out_;
+  size_t out_off_ = 0;
+};
+
+}  // namespace vproc::daemon

@@ -1,0 +1,27 @@
+// What the daemon knows about one registered vpid (process or thread).
+// The shared table holds the same facts for readers; this adds what only the
+// daemon needs (the pidfd).
+#pragma once
+
+#include <cstdint>
+
+#include "pid_types.h"
+#include "shared_table.h"
+
+namespace vproc::daemon {
+
+struct ProcessRecord {
+  VPid vpid;
+  RealPid real;
+  uint32_t parent = 0;       // parent's vpid, or its real pid when not under vproc
+  uint32_t uid = 0;          // real uid at registration
+  uint64_t start_ticks = 0;  // 0 when registered after it was already reaped
+  RecordState state = RecordState::Alive;
+  bool thread = false;
+  VPid tgid;                 // a thread's process; a process's own vpid
+  int pidfd = -1;            // open while Alive or Zombie (signals, exit notification)
+
+  bool live() const { return state == RecordState::Alive || state == RecordState::Zombie; }
+};
+
+}  // namespace vproc::daemon

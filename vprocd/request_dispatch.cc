@@ -1,0 +1,105 @@
+#include "request_dispatch.h"
+
+#include <cerrno>
+#include <type_traits>
+
+#include "process_list.h"
+#include "signal_delivery.h"
+#include "strf.h"
+
+namespace vproc::daemon {
+
+RequestDispatch::RequestDispatch(ProcessTable& table, const NodeInfo& node, Logger& log)
+    : table_(table), node_(node), log_(log) {}
+
+wire::Reply RequestDispatch::error_reply(const Status& s) {
+  wire::Error e;
+  e.err = s.err;
+  e.message.set(s.message.c_str());
+  return e;
+}
+
+void RequestDispatch::drain() {
+  if (drain_all_) drain_all_();
+}
+
+RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Request& req,
+                                                wire::Reply& reply, std::vector<uint64_t>& list_frame) {
+  return std::visit(
+      [&](const auto& m) -> Answer {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::Hello>) {
+          if (m.vpid == 0 && !table_.registered_vpid(peer)) drain();  // its parent's Spawned first
+          wire::HelloOk ok;
+          Status s = table_.hello(peer, m, ok);
+          if (!s.ok()) {
+            log_.warning("hello from pid %u refused: %s", peer.pid.value, s.message.c_str());
+            reply = error_reply(s);
+            return Answer::Small;
+          }
+          ok.node_index = node_.index;
+          ok.node_name.set(node_.name.c_str());
+          reply = ok;
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::Spawned>) {
+          Status s = table_.spawned(peer, m);
+          if (!s.ok()) log_.warning("ignored from pid %u: %s", peer.pid.value, s.message.c_str());
+          return Answer::None;
+        } else if constexpr (std::is_same_v<T, wire::Reaped>) {
+          Status s = table_.reaped(peer, m.vpid);
+          if (!s.ok()) log_.warning("ignored from pid %u: %s", peer.pid.value, s.message.c_str());
+          return Answer::None;
+        } else if constexpr (std::is_same_v<T, wire::LeaseRequest>) {
+          wire::Lease l;
+          Status s = table_.lease(peer, m.count, l);
+          reply = s.ok() ? wire::Reply(l) : error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::Lookup>) {
+          VPid v{m.vpid};
+          if (!valid_vpid(m.vpid)) {
+            reply = error_reply(Status::failure(EINVAL, strf("%u is not a vpid", m.vpid)));
+          } else if (home_node_of(v) != node_.index) {
+            reply = error_reply(Status::failure(
+                ESRCH, strf("no such vpid %u (it belongs to node %u; this daemon serves node %u only)",
+                            m.vpid, home_node_of(v), node_.index)));
+          } else {
+            const ProcessRecord* rec = table_.find(v);
+            if (!rec) {
+              drain();  // a registration may be on its way from another client
+              rec = table_.find(v);
+            }
+            if (rec) {
+              reply = wire::Where{rec->real.value, uint8_t(rec->state), node_.index};
+            } else {
+              reply = error_reply(Status::failure(ESRCH, strf("no such vpid %u", m.vpid)));
+            }
+          }
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::Signal>) {
+          Status s = deliver_signal(table_, peer, m.target, m.signo);
+          if (s.ok()) {
+            log_.event("signal %d to %lld from pid %u", m.signo, (long long)m.target, peer.pid.value);
+            reply = wire::Ok{};
+          } else {
+            reply = error_reply(s);
+          }
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::ListRequest>) {
+          list_frame = wire::encode_list(list_processes(table_, node_, m.threads));
+          return Answer::List;
+        } else {
+          static_assert(std::is_same_v<T, wire::Ping>);
+          wire::Pong p;
+          p.protocol = wire::kProtocolVersion;
+          p.node_index = node_.index;
+          p.node_name.set(node_.name.c_str());
+          p.daemon_pid = node_.daemon_pid;
+          p.processes = uint32_t(table_.live_processes());
+          reply = p;
+          return Answer::Small;
+        }
+      },
+      req);
+}
+
+}  // namespace vproc::daemon

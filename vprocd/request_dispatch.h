@@ -1,0 +1,46 @@
+// Turns one decoded request from a client into the table operation and the
+// reply (if the request has one: Spawned and Reaped are one-way).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "credentials.h"
+#include "logger.h"
+#include "node_info.h"
+#include "process_table.h"
+#include "wire.h"
+
+namespace vproc::daemon {
+
+class RequestDispatch {
+ public:
+  enum class Answer {
+    None,   // one-way message: send nothing
+    Small,  // send `reply` (wire::encode)
+    List,   // send `list_frame` (already a complete frame)
+  };
+
+  RequestDispatch(ProcessTable& table, const NodeInfo& node, Logger& log);
+
+  // Called before a vpid is declared unknown (Lookup miss, first Hello): reads
+  // and handles the input every other client has already sent, so that a
+  // registration sent before this request is seen (design.md, "Allocation
+  // without round trips").
+  void set_drain(std::function<void()> drain_all) { drain_all_ = std::move(drain_all); }
+
+  Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
+                std::vector<uint64_t>& list_frame);
+
+ private:
+  wire::Reply error_reply(const Status& s);
+  void drain();
+
+  ProcessTable& table_;
+  const NodeInfo& node_;
+  Logger& log_;
+  std::function<void()> drain_all_;
+};
+
+}  // namespace vproc::daemon

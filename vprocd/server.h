@@ -1,0 +1,70 @@
+// The daemon's socket side: accepts clients, frames their requests, hands them
+// to RequestDispatch and queues the replies, all in one libev loop.
+//
+// A client that sends a malformed frame loses its connection (with a log line);
+// nothing a client sends can stop the daemon.
+#pragma once
+
+#include <ev.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "client_connection.h"
+#include "logger.h"
+#include "process_table.h"
+#include "request_dispatch.h"
+
+namespace vproc::daemon {
+
+class Server {
+ public:
+  // `listen_fd`: a listening, non-blocking Unix stream socket (owned from now on).
+  Server(struct ev_loop* loop, int listen_fd, RequestDispatch& dispatch, Logger& log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  // Stops accepting and closes every connection.
+  void stop();
+
+  // Reads and handles every client's pending input (except the one being handled
+  // now). Nested calls do nothing.
+  void drain_all();
+  // The same for the connections of one process (before its exit is processed:
+  // its last messages, e.g. Spawned for a child, were sent before it exited).
+  void drain_peer(RealPid pid);
+
+  size_t connections() const { return conns_.size(); }
+  // Deletes connections closed while handling a callback. Called at the end of
+  // every callback that may close connections.
+  void reap_closed();
+
+ private:
+  static void on_accept(struct ev_loop* loop, ev_io* w, int revents);
+  static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
+  static void on_writable(struct ev_loop* loop, ev_io* w, int revents);
+
+  void accept_clients();
+  // Reads (at most `max_reads` times, 0 = until EAGAIN) and handles the frames.
+  void service(ClientConnection& c, int max_reads);
+  // Handles complete frames in c's buffer; false if the connection was closed.
+  bool handle_frames(ClientConnection& c);
+  void send_output(ClientConnection& c);
+  void close_connection(ClientConnection& c, const char* why);
+
+  struct ev_loop* loop_;
+  int listen_fd_;
+  int spare_fd_ = -1;  // given up to accept (and drop) a client when out of descriptors
+  ev_io accept_watcher_;
+  RequestDispatch& dispatch_;
+  Logger& log_;
+  std::unordered_map<int, std::unique_ptr<ClientConnection>> conns_;
+  std::unordered_multimap<uint32_t, ClientConnection*> by_peer_;
+  std::vector<std::unique_ptr<ClientConnection>> closed_;
+  bool draining_ = false;
+};
+
+}  // namespace vproc::daemon

@@ -1,0 +1,92 @@
+#include "signal_delivery.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "pidfd.h"
+#include "proc_stat.h"
+#include "strf.h"
+
+namespace vproc::daemon {
+namespace {
+
+Status signal_one(const ProcessRecord& rec, const ProcUids& caller, int signo, int64_t target) {
+  if (!rec.live() || rec.pidfd < 0) return Status::failure(ESRCH, strf("no such process %lld", (long long)target));
+  ProcUids t;
+  if (!read_proc_uids(rec.real, t)) return Status::failure(ESRCH, strf("no such process %lld", (long long)target));
+  if (!may_signal(caller, t))
+    return Status::failure(EPERM, strf("not permitted to signal %lld", (long long)target));
+  // Through the pidfd: it names exactly this process even if the pid was reused.
+  int r = signal_pidfd(rec.pidfd, signo, rec.thread);
+  if (r < 0) return Status::failure(-r, strf("cannot signal %lld: %s", (long long)target, strerror(-r)));
+  return Status::success();
+}
+
+// Every process in group `pgrp` (vproc or not), each checked like kill(2) would.
+Status signal_group(pid_t pgrp, const ProcUids& caller, int signo, int64_t target) {
+  ProcUids daemon{uint32_t(getuid()), uint32_t(geteuid()), 0, 0};
+  if (caller.effective == 0 || (caller.real == daemon.real && caller.effective == daemon.effective)) {
+    // The kernel's own check of the daemon's rights gives the caller's answer:
+    // let it deliver to the whole group at once (atomic against forks).
+    if (kill(-pgrp, signo) == 0) return Status::success();
+    int e = errno;
+    if (e == ESRCH) return Status::failure(ESRCH, strf("no such process group %lld", (long long)target));
+    return Status::failure(e, strf("cannot signal process group %lld: %s", (long long)target, strerror(e)));
+  }
+  // Otherwise check every member with the caller's uids.
+  DIR* d = opendir("/proc");
+  if (!d) {
+    int e = errno;
+    return Status::failure(e, strf("cannot read /proc: %s", strerror(e)));
+  }
+  int members = 0, sent = 0, last_err = 0;
+  while (struct dirent* de = readdir(d)) {
+    char* end;
+    unsigned long pid = strtoul(de->d_name, &end, 10);
+    if (*end || pid == 0 || pid >= kRealPidLimit) continue;
+    RealPid real{uint32_t(pid)};
+    // Open first, then check: what we check and what we signal are one process.
+    int fd = open_pidfd(real, false);
+    if (fd < 0) continue;
+    ProcStat st;
+    ProcUids t;
+    if (read_proc_stat(real, st) && st.pgrp == pgrp && read_proc_uids(real, t)) {
+      ++members;
+      if (!may_signal(caller, t)) {
+        last_err = EPERM;
+      } else {
+        int r = signal_pidfd(fd, signo, false);
+        if (r == 0) ++sent;
+        else last_err = -r;
+      }
+    }
+    close(fd);
+  }
+  closedir(d);
+  if (members == 0) return Status::failure(ESRCH, strf("no such process group %lld", (long long)target));
+  if (sent == 0)
+    return Status::failure(last_err ? last_err : EPERM,
+                           strf("cannot signal process group %lld: %s", (long long)target, strerror(last_err)));
+  return Status::success();
+}
+
+}  // namespace
+
+Status deliver_signal(const ProcessTable& table, const Peer& caller, int64_t target, int signo) {
+  if (signo < 0 || signo >= NSIG) return Status::failure(EINVAL, strf("invalid signal %d", signo));
+  int64_t v = target < 0 ? -target : target;
+  if (!valid_vpid(v)) return Status::failure(EINVAL, strf("%lld is not a vpid", (long long)target));
+  const ProcessRecord* rec = table.find(VPid{uint32_t(v)});
+  if (!rec) return Status::failure(ESRCH, strf("no such vpid %lld", (long long)v));
+  ProcUids who = caller_uids(caller);
+  if (target > 0) return signal_one(*rec, who, signo, target);
+  if (rec->thread) return Status::failure(ESRCH, strf("vpid %lld is a thread, not a group leader", (long long)v));
+  return signal_group(pid_t(rec->real.value), who, signo, target);
+}
+
+}  // namespace vproc::daemon
