@@ -32,6 +32,13 @@ cc -o "$tmp/pc-consumer" "$here/consumer/consumer.c" $flags -Wl,-rpath,"$libdir"
 env -u VPROC_SOCKET "$tmp/pc-consumer" </dev/null 2>/dev/null
 echo "install_test: pkg-config consumer ($flags) built and ran"
 
-# 3. The installed vproc-run finds the installed library.
+# 3. The installed vproc-run finds the installed library: with no daemon at the
+# socket, the next thing it fails on is the daemon.
 "$prefix/bin/vproc-run" --help >/dev/null
+rc=0
+env -u VPROC_LIB VPROC_SOCKET="$tmp/none.sock" "$prefix/bin/vproc-run" --no-start true 2>"$tmp/run.err" </dev/null || rc=$?
+if [[ $rc != 1 ]] || ! grep -q "cannot reach the vproc daemon" "$tmp/run.err"; then
+  echo "install_test: the installed vproc-run did not get past finding libvproc.so (status $rc): $(cat "$tmp/run.err")"
+  exit 1
+fi
 echo "install_test: ok"

@@ -17,6 +17,7 @@ struct Request {
     signal @5 :Signal;
     list @6 :Bool;             # true: include threads
     ping @7 :Void;
+    lookupReal @8 :UInt32;     # real pid on this node -> its vpid (drains like lookup)
   }
 }
 
@@ -71,6 +72,7 @@ struct Where {
   real @0 :UInt32;
   state @1 :UInt8;             # RecordState
   nodeIndex @2 :UInt32;
+  vpid @3 :UInt32;             # set in answers to lookupReal
 }
 
 struct Entry {

@@ -97,6 +97,8 @@ size_t encode(const Request& req, void* out, size_t cap) noexcept {
             s.setSigno(m.signo);
           } else if constexpr (std::is_same_v<T, ListRequest>) {
             r.setList(m.threads);
+          } else if constexpr (std::is_same_v<T, LookupReal>) {
+            r.setLookupReal(m.real);
           } else {
             static_assert(std::is_same_v<T, Ping>);
             r.setPing();
@@ -141,6 +143,7 @@ size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
             w.setReal(m.real);
             w.setState(m.state);
             w.setNodeIndex(m.node_index);
+            w.setVpid(m.vpid);
           } else if constexpr (std::is_same_v<T, Pong>) {
             auto p = r.initPong();
             p.setProtocol(m.protocol);
@@ -187,6 +190,7 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
       }
       case proto::Request::LIST: out = ListRequest{r.getList()}; return true;
       case proto::Request::PING: out = Ping{}; return true;
+      case proto::Request::LOOKUP_REAL: out = LookupReal{r.getLookupReal()}; return true;
     }
     return false;  // a union member this version does not know
   } catch (...) {
@@ -228,7 +232,7 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
       case proto::Reply::LEASE: out = Lease{r.getLease().getFirst(), r.getLease().getCount()}; return true;
       case proto::Reply::LOOKUP: {
         auto w = r.getLookup();
-        out = Where{w.getReal(), w.getState(), w.getNodeIndex()};
+        out = Where{w.getReal(), w.getState(), w.getNodeIndex(), w.getVpid()};
         return true;
       }
       case proto::Reply::LIST: out = ListFollows{}; return true;

@@ -49,8 +49,13 @@ struct ListRequest {
   bool threads = false;
 };
 struct Ping {};
+// Real pid on the daemon's node -> the vpid using it (answered with Where).
+struct LookupReal {
+  uint32_t real = 0;
+};
 
-using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping>;
+using Request =
+    std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping, LookupReal>;
 
 // Fixed-size text, so small replies need no allocation.
 template <size_t N>
@@ -78,6 +83,7 @@ struct Where {
   uint32_t real = 0;
   uint8_t state = 0;
   uint32_t node_index = 0;
+  uint32_t vpid = 0;
 };
 struct Pong {
   uint32_t protocol = 0, node_index = 0, daemon_pid = 0, processes = 0;

@@ -62,17 +62,20 @@ VPid ChildTable::group_vpid_of(RealPid r) const {
   return live ? live : reaped;
 }
 
-bool ChildTable::mark_reaped(VPid v) {
+bool ChildTable::set_bits(VPid v, uint64_t bits, bool want_reaped) {
   if (!v) return false;
   int n = used_->load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i) {
     uint64_t w = slots_[i].packed.load(std::memory_order_acquire);
-    if (w && !(w & kReapedBit) && unpack(w).vpid == v &&
-        slots_[i].packed.compare_exchange_strong(w, w | kReapedBit, std::memory_order_acq_rel))
+    if (w && unpack(w).vpid == v && unpack(w).reaped == want_reaped && (w & bits) != bits &&
+        slots_[i].packed.compare_exchange_strong(w, w | bits, std::memory_order_acq_rel))
       return true;
   }
   return false;
 }
+
+bool ChildTable::mark_reaped(VPid v) { return set_bits(v, kReapedBit, false); }
+bool ChildTable::mark_seen(VPid v) { return set_bits(v, kSeenBit, true); }
 
 bool ChildTable::remove(VPid v) {
   if (!v) return false;

@@ -216,7 +216,7 @@ int reregister(int fd, int64_t deadline) {
   }
   int err = 0;
   child_table().for_each([&](ChildEntry c) {
-    if (!err)
+    if (!err && !c.reaped)
       err = send_one_way(fd, wire::Spawned{c.vpid.value, c.real.value, st.self.value, false}, deadline);
   });
   return err;

@@ -6,6 +6,7 @@
 
 #include "raw_syscall.h"
 #include "state.h"
+#include "vm_child.h"
 #include "vpid_space.h"
 #include "preload_rules.h"
 
@@ -20,6 +21,14 @@ long map_anon(size_t len) {
 
 const SelfEnv* exec_self(SelfEnv& s) {
   ProcessState& st = state();
+  long real = raw::sys(SYS_getpid);
+  if (real != long(st.self_real.value)) {
+    // A child sharing our memory (vm_child.h): its own vpid, us as its parent;
+    // vpid 0 (register with the daemon) if it was not created by our clone().
+    VmChildSlot* c = vm_child_self();
+    s = SelfEnv{c ? c->vpid : 0, uint32_t(real), st.self.value, st.self_real.value};
+    return &s;
+  }
   // Degraded (no vpid): vpid 0 tells the new image that an ancestor already said
   // so on stderr; it registers if a daemon is back, and stays quiet if not.
   uint32_t v = valid_vpid(st.self.value) ? st.self.value : 0;
@@ -46,11 +55,22 @@ int exec_env_build(char* const* envp, const SelfEnv* self, ExecEnv& out) {
     exec_env_release(out);
     return -EINVAL;
   }
+  // In a child sharing our memory, a successful exec leaves the mapping in our
+  // address space: its slot keeps it for us to unmap.
+  if (VmChildSlot* c = vm_child_self()) {
+    c->env_len = len;
+    c->env_map.store(reinterpret_cast<uintptr_t>(out.map), std::memory_order_release);
+  }
   return 0;
 }
 
 void exec_env_release(ExecEnv& env) {
-  if (env.map) raw::sys(SYS_munmap, env.map, env.len);  // raw: errno untouched
+  if (!env.map) return;
+  if (VmChildSlot* c = vm_child_self()) {
+    uintptr_t ours = reinterpret_cast<uintptr_t>(env.map);
+    c->env_map.compare_exchange_strong(ours, 0, std::memory_order_acq_rel);
+  }
+  raw::sys(SYS_munmap, env.map, env.len);  // raw: errno untouched
   env = ExecEnv{};
 }
 

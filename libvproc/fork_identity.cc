@@ -1,6 +1,8 @@
 #include "fork_identity.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
 
 #include <variant>
@@ -10,6 +12,7 @@
 #include "lease.h"
 #include "raw_syscall.h"
 #include "state.h"
+#include "vm_child.h"
 #include "vpid_space.h"
 #include "preload_rules.h"
 
@@ -78,10 +81,50 @@ void fork_child_finish() {
   adopt_foreign_fork();
 }
 
+namespace {
+
+// How many reaped children are kept at most (each costs every lookup a load).
+constexpr int kMaxReapedKept = 256;
+
+// A reaped child is kept until the daemon has let go of it: the shared table
+// showed it and shows it no more (the daemon frees a record once no group of
+// that number is left). Beyond kMaxReapedKept (e.g. while no daemon runs), the
+// ones the table shows go first (it translates those itself), then any.
+void sweep_reaped_children() {
+  ChildTable children = child_table();
+  const TableView& table = state().table;
+  auto shown = [&](ChildEntry c) {
+    Resolved res = table.resolve(c.vpid);
+    return res.state != RecordState::Free && res.real == c.real;
+  };
+  int kept = 0;
+  children.for_each([&](ChildEntry c) {
+    if (!c.reaped) return;
+    if (shown(c)) {
+      if (!c.seen) children.mark_seen(c.vpid);
+    } else if (c.seen) {
+      children.remove(c.vpid);  // the daemon let go of it
+      return;
+    }
+    ++kept;
+  });
+  for (int pass = 0; pass < 2 && kept > kMaxReapedKept; ++pass)
+    children.for_each([&](ChildEntry c) {
+      if (kept > kMaxReapedKept && c.reaped && (pass == 1 || shown(c)) && children.remove(c.vpid)) --kept;
+    });
+}
+
+}  // namespace
+
 void child_reaped(pid_t shown) {
   if (shown <= 0) return;
-  child_table().remove(VPid{uint32_t(shown)});  // degraded children are recorded by real pid
-  if (is_virtual_number(shown)) notify(wire::Reaped{uint32_t(shown)});
+  ChildTable children = child_table();
+  VPid v{uint32_t(shown)};
+  vm_child_reaped(v);
+  // Kept (see children.h); degraded children, recorded by their real pid, go.
+  if (!is_virtual_number(shown) || !children.mark_reaped(v)) children.remove(v);
+  sweep_reaped_children();
+  if (is_virtual_number(shown)) notify(wire::Reaped{v.value});
 }
 
 pid_t fork_parent_done(VPid v, pid_t real, bool own_child) {
@@ -103,6 +146,16 @@ pid_t fork_parent_done(VPid v, pid_t real, bool own_child) {
   uint32_t parent = own_child ? st.self.value : st.parent;
   notify(wire::Spawned{v.value, uint32_t(real), parent, false});
   return pid_t(v.value);
+}
+
+void SignalsHeld::hold() {
+  uint64_t all = ~uint64_t{0};  // the kernel ignores SIGKILL and SIGSTOP in a mask
+  held_ = !raw::failed(raw::sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, &saved_, sizeof all));
+}
+
+void SignalsHeld::release() {
+  if (held_) raw::sys(SYS_rt_sigprocmask, SIG_SETMASK, &saved_, nullptr, sizeof saved_);
+  held_ = false;
 }
 
 void install_fork_handler() { pthread_atfork(nullptr, nullptr, fork_child_finish); }

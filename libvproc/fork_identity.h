@@ -38,6 +38,20 @@ pid_t fork_parent_done(VPid v, pid_t real, bool own_child = true);
 // real pid if it had none): forget it and tell the daemon (Reaped).
 void child_reaped(pid_t shown);
 
+// Every signal held from just before a process is created until it is
+// recorded in the child table: the child may signal us at once, and a handler
+// translating that si_pid must find it there. Released in parent and child.
+class SignalsHeld {
+ public:
+  void hold();     // blocks every signal, remembering the mask before
+  void release();  // restores that mask
+  uint64_t saved_mask() const { return saved_; }  // the kernel's 64-bit sigset
+
+ private:
+  uint64_t saved_ = 0;
+  bool held_ = false;
+};
+
 // Registers fork_child_finish() with pthread_atfork (from init).
 void install_fork_handler();
 

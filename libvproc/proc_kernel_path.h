@@ -24,6 +24,14 @@ struct KernelPath {
 // a missing /proc entry), -ENAMETOOLONG.
 int resolve_proc_path(const char* path, KernelPath* kp);
 
+// For a *at() call: if `path` is relative and `dirfd` is a directory inside /proc
+// (e.g. openat(open("/proc"), "<vpid>/status")), writes the equivalent absolute
+// path into buf (PATH_MAX bytes) and returns it; otherwise returns `path`. Only
+// relative paths that could name a process ("<digits>...", "self...",
+// "thread-self...") or a per-process file ("status", "stat") cost the one
+// readlink of /proc/self/fd/<dirfd> this needs.
+const char* proc_dirfd_path(int dirfd, const char* path, char* buf);
+
 // A readlink() result from the kernel (`n` bytes in `target`) for the link
 // described by `info`, as the program must see it, copied to buf (bufsiz bytes,
 // truncated like readlink). Returns the number of bytes placed in buf.

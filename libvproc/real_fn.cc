@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 
-#include <atomic>
+#include <initializer_list>
 
 #include "raw_syscall.h"
-#include "state.h"
 #include "preload_rules.h"
 
 namespace vproc::lib {
@@ -25,17 +24,6 @@ namespace {
 
 }  // namespace
 
-// The list head lives in the constant-initialized ProcessState, so registration
-// does not depend on the order in which translation units are initialized.
-RealFnBase::RealFnBase(const char* n) : name(n), ptr(nullptr), next(nullptr) {
-  // Static initializers of one library run on one thread, but keep the push
-  // atomic anyway: it costs nothing and survives a dlopen from another thread.
-  RealFnBase** list = &state().real_fns;
-  RealFnBase* head = __atomic_load_n(list, __ATOMIC_ACQUIRE);
-  do next = head;
-  while (!__atomic_compare_exchange_n(list, &head, this, true, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE));
-}
-
 void* RealFnBase::get() {
   void* p = __atomic_load_n(&ptr, __ATOMIC_ACQUIRE);
   if (__builtin_expect(p != nullptr, 1)) return p;
@@ -50,9 +38,13 @@ void* RealFnBase::get() {
   return p;
 }
 
+// The linker collects every VPROC_REAL's pointer into this section and
+// defines its bounds.
+extern "C" RealFnBase* const __start_vproc_real_fns[] __attribute__((visibility("hidden")));
+extern "C" RealFnBase* const __stop_vproc_real_fns[] __attribute__((visibility("hidden")));
+
 void resolve_all_real_fns() {
-  for (RealFnBase* f = __atomic_load_n(&state().real_fns, __ATOMIC_ACQUIRE); f; f = f->next)
-    f->get();
+  for (RealFnBase* const* f = __start_vproc_real_fns; f < __stop_vproc_real_fns; ++f) (*f)->get();
 }
 
 }  // namespace vproc::lib

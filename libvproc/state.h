@@ -19,8 +19,6 @@
 
 namespace vproc::lib {
 
-struct RealFnBase;
-
 enum class InitState : int {
   None = 0,          // constructor has not run yet
   Initializing = 1,  // inside init (wrappers called from init see this)
@@ -45,6 +43,21 @@ struct PopenSlot {
 };
 inline constexpr int kMaxPopen = 256;
 
+// A process sharing our memory: clone() with CLONE_VM but not CLONE_THREAD
+// (a hand-made vfork, as runtimes do before exec). It has no ProcessState of its
+// own, so what it needs until it execs lives here (vm_child.cc).
+struct VmChildSlot {
+  std::atomic<uint32_t> claimed{0};
+  std::atomic<uint32_t> real{0};  // its kernel pid, once known
+  uint32_t vpid = 0;              // 0: none could be had (degraded)
+  int (*fn)(void*) = nullptr;     // the program's child function and argument
+  void* arg = nullptr;
+  uint64_t saved_mask = 0;        // the signal mask to run fn with
+  std::atomic<uintptr_t> env_map{0};  // the environment its exec built, unmapped by us
+  size_t env_len = 0;
+};
+inline constexpr int kMaxVmChildren = 64;
+
 // One-time notices on stderr (bits of ProcessState::notices).
 enum Notice : uint32_t {
   kNoticeDegradedFork = 1,
@@ -54,7 +67,6 @@ enum Notice : uint32_t {
 struct ProcessState {
   std::atomic<InitState> init{InitState::None};
   std::atomic<int> init_tid{0};  // the thread running init (others wait for it)
-  RealFnBase* real_fns = nullptr;  // every RealFn, linked at static init (real_fn.cc)
 
   VPid self;             // this process's vpid; also its main thread's vtid
   RealPid self_real;     // the kernel pid it was computed for (fork/clone checks)
@@ -78,13 +90,15 @@ struct ProcessState {
 
   // Connection to the daemon (daemon_link.cc); -1 when not connected.
   std::atomic<int> conn_fd{-1};
-  std::atomic<int> conn_busy{0};
+  std::atomic<int> conn_busy{0};  // tid of the thread using the link, 0 when free
   uint64_t conn_dev = 0, conn_ino = 0;  // identity of conn_fd's socket (program may reuse the number)
   std::atomic<uint64_t> link_generation{0};  // table generation our registration belongs to
   PendingMsg pending[kMaxPending];
   std::atomic<uint64_t> pending_seq{0};
 
   std::atomic<uint32_t> notices{0};
+
+  VmChildSlot vm_children[kMaxVmChildren];
 
   PopenSlot popen_files[kMaxPopen];
   // system(): SIGINT/SIGQUIT are ignored while any call runs (wrap_system.cc).

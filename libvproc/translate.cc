@@ -39,6 +39,20 @@ long ask_daemon(VPid v, Want want) {
   return -ESRCH;
 }
 
+// The reverse question, for a real pid the table does not know: a process that
+// another vproc process created moments ago (its Spawned may still be in flight)
+// or one outside vproc. The daemon drains pending input before it answers, so a
+// pid learned causally after its registration is always found.
+VPid ask_daemon_real(RealPid r) {
+  wire::Reply reply;
+  if (round_trip(wire::LookupReal{r.value}, reply) != 0) return VPid{};
+  const wire::Where* w = std::get_if<wire::Where>(&reply);
+  if (!w || w->real != r.value || !valid_vpid(w->vpid)) return VPid{};
+  RecordState s = RecordState(w->state);
+  bool live = s == RecordState::Alive || s == RecordState::Zombie || s == RecordState::Retired;
+  return live ? VPid{w->vpid} : VPid{};
+}
+
 // The parent is known locally before the table may show it (it was forked
 // moments ago), but its real pid is only trusted while it is still our parent:
 // after it dies the kernel may give that number to anybody.
@@ -46,6 +60,11 @@ bool parent_is(RealPid r) {
   ProcessState& st = state();
   return st.parent && r && st.parent_real == r && raw::sys(SYS_getppid) == long(r.value);
 }
+
+// kill(2) with signal 0 checks existence (and permission: EPERM still means
+// the group exists). A reaped child of ours that the daemon has not heard of
+// yet may lead a group; the kernel keeps the number while the group exists.
+bool real_group_exists(pid_t pgid) { return pgid > 0 && raw::sys(SYS_kill, -long(pgid), 0) != -ESRCH; }
 
 long to_real(pid_t pid, Want want) {
   if (!is_virtual_number(pid)) return pid;
@@ -59,18 +78,27 @@ long to_real(pid_t pid, Want want) {
   Resolved res = st.table.resolve(v);
   if (res.real && usable(res.state, want)) return res.real.value;
   if (v.value == st.parent && parent_is(st.parent_real)) return st.parent_real.value;
+  if (want == Want::Group)
+    if (RealPid r = child_table().group_real_of(v); r && real_group_exists(pid_t(r.value))) return r.value;
   if (res.state == RecordState::Free) return ask_daemon(v, want);
   return -ESRCH;  // reaped
 }
 
-pid_t to_virtual(pid_t real, Want want) {
+pid_t to_virtual(pid_t real) {
   if (real <= 0 || uint32_t(real) >= kRealPidLimit) return real;
   ProcessState& st = state();
   const RealPid r{uint32_t(real)};
   if (r == st.self_real) return pid_t(st.self.value);
   if (VPid v = child_table().vpid_of(r)) return pid_t(v.value);
-  if (VPid v = st.table.vpid_of(r, want == Want::Group)) return pid_t(v.value);
+  // Retired records too: a reaped process's pid still names its group, and a
+  // signal it sent before it was reaped still carries its pid. The kernel
+  // hands out pids cyclically, so the number is not reused before the daemon
+  // frees the record (when no group of that number is left).
+  if (VPid v = st.table.vpid_of(r, true)) return pid_t(v.value);
   if (parent_is(r)) return pid_t(st.parent);
+  // A child we reaped: its group, or the sender of a signal still pending.
+  if (VPid v = child_table().group_vpid_of(r)) return pid_t(v.value);
+  if (VPid v = ask_daemon_real(r)) return pid_t(v.value);
   return real;  // not a process under vproc: the program sees the real pid
 }
 
@@ -80,11 +108,13 @@ long to_real_pid(pid_t pid) { return to_real(pid, Want::Process); }
 long to_real_pgid(pid_t pgid) { return to_real(pgid, Want::Group); }
 long to_real_tid(pid_t tid) { return to_real(tid, Want::Thread); }
 
-pid_t to_virtual_pid(pid_t real) { return to_virtual(real, Want::Process); }
-pid_t to_virtual_pgid(pid_t real) { return to_virtual(real, Want::Group); }
+// One answer for processes and groups: the table's retired records and our
+// reaped children already cover a group whose leader is gone.
+pid_t to_virtual_pid(pid_t real) { return to_virtual(real); }
+pid_t to_virtual_pgid(pid_t real) { return to_virtual(real); }
 pid_t to_virtual_tid(pid_t real) {
   if (real > 0 && real == raw::sys(SYS_gettid)) return pid_t(current_vtid());
-  return to_virtual(real, Want::Thread);
+  return to_virtual(real);
 }
 
 pid_t to_real_pid_or_group(pid_t pid, int* err) {

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include "fork_identity.h"
+#include "lease.h"
 #include "libc_boundary.h"
 #include "real_fn.h"
 #include "state.h"
+#include "vm_child.h"
 #include "preload_rules.h"
 
 using namespace vproc;
@@ -22,12 +24,17 @@ namespace {
 template <typename RealCall>
 pid_t fork_with(RealCall real_call) {
   VPid v = fork_prepare();
+  SignalsHeld held;
+  held.hold();
   pid_t pid = real_call();
   if (pid == 0) {
     fork_child_finish();  // already done by our atfork handler, except for _Fork
+    held.release();
     return 0;
   }
-  return fork_parent_done(v, pid);
+  pid = fork_parent_done(v, pid);
+  held.release();  // raw system call: errno of a failed fork stays
+  return pid;
 }
 
 // What the child of a fork-like clone needs before it runs the caller's fn.
@@ -42,6 +49,7 @@ struct CloneStart {
   int flags;
   pid_t* ctid;
   bool new_pid_ns;
+  SignalsHeld* held;  // the parent's, in the child's copy of its stack
 };
 
 int clone_child_entry(void* p) {
@@ -52,11 +60,35 @@ int clone_child_entry(void* p) {
     // In a new PID namespace the kernel's pids are the namespace's own, which
     // our table cannot describe: the child runs without virtual PIDs.
     state().init.store(InitState::Inactive, std::memory_order_release);
-    return cs->fn(cs->arg);
+  } else {
+    fork_child_setup(cs->v, cs->parent, cs->parent_real, own_tls);
+    if ((cs->flags & CLONE_CHILD_SETTID) && cs->ctid) *cs->ctid = pid_t(state().self.value);
   }
-  fork_child_setup(cs->v, cs->parent, cs->parent_real, own_tls);
-  if ((cs->flags & CLONE_CHILD_SETTID) && cs->ctid) *cs->ctid = pid_t(state().self.value);
+  cs->held->release();
   return cs->fn(cs->arg);
+}
+
+// clone(CLONE_VM) without CLONE_THREAD: a process sharing our memory
+// (vm_child.h). Its identity waits in a slot until it execs.
+int clone_shared_vm(int (*fn)(void*), void* stack, int flags, void* arg, pid_t* ptid, void* tls,
+                    pid_t* ctid) {
+  VPid v = take_vpid();
+  SignalsHeld held;
+  held.hold();
+  VmChildSlot* slot = vm_child_claim(v, fn, arg, held.saved_mask());
+  if (!slot) {  // every slot in use: the child goes without (its exec registers it anew)
+    held.release();
+    give_back_vpid(v);
+    return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+  }
+  int pid = real_clone(vm_child_entry, stack, flags, slot, ptid, tls, ctid);
+  if (pid > 0) slot->real.store(uint32_t(pid), std::memory_order_release);
+  pid_t shown = fork_parent_done(v, pid, !(flags & CLONE_PARENT));
+  if (pid > 0 && (flags & CLONE_PARENT_SETTID) && ptid) *ptid = shown;
+  // CLONE_VFORK: the child has exec'd or exited, it needs the slot no more.
+  if (pid < 0 || (flags & CLONE_VFORK)) vm_child_release(slot);
+  held.release();
+  return shown;
 }
 
 }  // namespace
@@ -92,15 +124,18 @@ VPROC_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...)
   void* tls = va_arg(ap, void*);
   pid_t* ctid = va_arg(ap, pid_t*);
   va_end(ap);
-  // Threads, and processes sharing our memory, are not new processes we could
-  // give an identity to (the latter would share our ProcessState).
-  if (!active() || (flags & (CLONE_VM | CLONE_THREAD)) || !fn)
+  // Threads are not processes; a child in a new PID namespace that shares our
+  // memory could not even be told apart from us.
+  const bool vm_in_new_ns = (flags & CLONE_VM) && (flags & CLONE_NEWPID);
+  if (!active() || (flags & CLONE_THREAD) || !fn || vm_in_new_ns)
     return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+  if (flags & CLONE_VM) return clone_shared_vm(fn, stack, flags, arg, ptid, tls, ctid);
 
   ProcessState& st = state();
   const bool sibling = flags & CLONE_PARENT;  // the child's parent is our parent
   // The child entry gets its identity from `cs`, not from fork_prepare()'s TLS:
   // with CLONE_SETTLS the child runs with another thread pointer.
+  SignalsHeld held;
   CloneStart cs{fn,
                 arg,
                 fork_prepare(),
@@ -108,9 +143,12 @@ VPROC_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...)
                 sibling ? st.parent_real : st.self_real,
                 flags,
                 ctid,
-                (flags & CLONE_NEWPID) != 0};
+                (flags & CLONE_NEWPID) != 0,
+                &held};
+  held.hold();
   int pid = real_clone(clone_child_entry, stack, flags, &cs, ptid, tls, ctid);
   pid_t shown = fork_parent_done(cs.v, pid, !sibling);
   if (pid > 0 && (flags & CLONE_PARENT_SETTID) && ptid) *ptid = shown;
+  held.release();
   return shown;
 }

@@ -6,9 +6,11 @@
 //
 // Every other path costs one 6-byte comparison before the real call.
 //
-// Not covered (documented limits): paths relative to a directory descriptor or
-// working directory inside /proc (openat(dirfd_of_proc_pid, "status")), "..", and
-// glibc functions that open /proc paths internally (realpath, scandir, ftw).
+// Paths relative to a directory descriptor inside /proc (openat(proc_fd,
+// "<vpid>/status")) are resolved through that descriptor (proc_dirfd_path).
+// Not covered (documented limits): paths relative to a working directory inside
+// /proc, "..", and glibc functions that open /proc paths internally (realpath,
+// scandir, ftw).
 #undef _FORTIFY_SOURCE  // we define the fortified entry points ourselves
 #include <dirent.h>
 #include <errno.h>
@@ -115,11 +117,22 @@ auto via_proc_path(const char* path, Call call) -> decltype(call(path)) {
   return call(kp.path);
 }
 
+// via_proc_path for the *at() calls: a relative path under a /proc directory
+// descriptor is handled as the absolute path it names.
+template <typename Call>
+auto via_proc_path_at(int dirfd, const char* path, Call call) -> decltype(call(path)) {
+  char abs[PATH_MAX];
+  if (dirfd != AT_FDCWD && active()) path = proc_dirfd_path(dirfd, opaque(path), abs);
+  return via_proc_path(path, call);
+}
+
 // The open family: like via_proc_path, but a status/stat file opened for
 // reading becomes a snapshot.
 template <typename Call>
 int open_via_proc(int dirfd, const char* path, int flags, mode_t mode, Call call) {
   path = opaque(path);
+  char abs[PATH_MAX];
+  if (dirfd != AT_FDCWD && active()) path = proc_dirfd_path(dirfd, path, abs);
   if (!starts_with_proc(path) || !active()) return call(path);
   KernelPath kp;
   if (int e = resolve_proc_path(path, &kp)) return fail_errno(e);
@@ -307,11 +320,11 @@ VPROC_EXPORT int lstat64(const char* path, struct stat64* buf) noexcept {
 }
 
 VPROC_EXPORT int fstatat(int dirfd, const char* path, struct stat* buf, int flags) noexcept {
-  return via_proc_path(path, [&](const char* p) { return real_fstatat(dirfd, p, buf, flags); });
+  return via_proc_path_at(dirfd, path, [&](const char* p) { return real_fstatat(dirfd, p, buf, flags); });
 }
 
 VPROC_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* buf, int flags) noexcept {
-  return via_proc_path(path, [&](const char* p) { return real_fstatat64(dirfd, p, buf, flags); });
+  return via_proc_path_at(dirfd, path, [&](const char* p) { return real_fstatat64(dirfd, p, buf, flags); });
 }
 
 VPROC_EXPORT int __xstat(int ver, const char* path, struct stat* buf) noexcept {
@@ -331,18 +344,18 @@ VPROC_EXPORT int __lxstat64(int ver, const char* path, struct stat64* buf) noexc
 }
 
 VPROC_EXPORT int __fxstatat(int ver, int dirfd, const char* path, struct stat* buf, int flags) noexcept {
-  return via_proc_path(path, [&](const char* p) { return real___fxstatat(ver, dirfd, p, buf, flags); });
+  return via_proc_path_at(dirfd, path, [&](const char* p) { return real___fxstatat(ver, dirfd, p, buf, flags); });
 }
 
 VPROC_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* buf,
                               int flags) noexcept {
-  return via_proc_path(path,
+  return via_proc_path_at(dirfd, path,
                        [&](const char* p) { return real___fxstatat64(ver, dirfd, p, buf, flags); });
 }
 
 VPROC_EXPORT int statx(int dirfd, const char* path, int flags, unsigned int mask,
                        struct statx* buf) noexcept {
-  return via_proc_path(path, [&](const char* p) { return real_statx(dirfd, p, flags, mask, buf); });
+  return via_proc_path_at(dirfd, path, [&](const char* p) { return real_statx(dirfd, p, flags, mask, buf); });
 }
 
 VPROC_EXPORT ssize_t readlink(const char* path, char* buf, size_t bufsiz) noexcept {
@@ -373,7 +386,7 @@ VPROC_EXPORT int access(const char* path, int mode) noexcept {
 }
 
 VPROC_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) noexcept {
-  return via_proc_path(path, [&](const char* p) { return real_faccessat(dirfd, p, mode, flags); });
+  return via_proc_path_at(dirfd, path, [&](const char* p) { return real_faccessat(dirfd, p, mode, flags); });
 }
 
 VPROC_EXPORT int euidaccess(const char* path, int mode) noexcept {

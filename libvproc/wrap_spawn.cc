@@ -4,6 +4,7 @@
 #include "spawn_child.h"
 
 #include <errno.h>
+#include <signal.h>
 
 #include "daemon_link.h"
 #include "diag.h"
@@ -30,19 +31,25 @@ int spawn_child(pid_t* pid, const char* path, const posix_spawn_file_actions_t* 
                 bool search_path) {
   ProcessState& st = state();
 
+  // Our copy of the attributes (plain data in glibc: flags, group, signal sets,
+  // scheduling), adjusted below.
+  posix_spawnattr_t ours;
+  if (attr)
+    ours = *attr;
+  else
+    posix_spawnattr_init(&ours);
+  short flags = 0;
+  posix_spawnattr_getflags(&ours, &flags);
+
   // POSIX_SPAWN_SETPGROUP with a group the program knows by its vpid: the child
   // calls setpgid inside glibc, so the attribute must carry the real number.
-  posix_spawnattr_t translated;
-  short flags = 0;
-  if (attr && posix_spawnattr_getflags(attr, &flags) == 0 && (flags & POSIX_SPAWN_SETPGROUP)) {
+  if (flags & POSIX_SPAWN_SETPGROUP) {
     pid_t group = 0;
-    posix_spawnattr_getpgroup(attr, &group);
+    posix_spawnattr_getpgroup(&ours, &group);
     if (is_virtual_number(group)) {
       long real = to_real_pgid(group);
       if (real < 0) return EPERM;  // what setpgid says for a group that does not exist
-      translated = *attr;  // plain data in glibc: flags, group, signal sets, policy
-      posix_spawnattr_setpgroup(&translated, pid_t(real));
-      attr = &translated;
+      posix_spawnattr_setpgroup(&ours, pid_t(real));
     }
   }
 
@@ -54,15 +61,26 @@ int spawn_child(pid_t* pid, const char* path, const posix_spawn_file_actions_t* 
     fork_parent_done(v, -1);  // returns the vpid to the lease
     return -r;
   }
-  pid_t real = 0;
-  int rc = search_path ? real_posix_spawnp(&real, path, actions, attr, argv, env.envp)
-                       : real_posix_spawn(&real, path, actions, attr, argv, env.envp);
-  exec_env_release(env);
-  if (rc != 0) {
-    fork_parent_done(v, -1);  // returns the vpid to the lease
-    return rc;
+
+  // Signals are held until the child is recorded (fork_identity.h); the child
+  // itself must start with the program's mask, not ours.
+  SignalsHeld held;
+  held.hold();
+  if (!(flags & POSIX_SPAWN_SETSIGMASK)) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig = 1; sig <= 64; ++sig)
+      if (held.saved_mask() & (uint64_t{1} << (sig - 1))) sigaddset(&mask, sig);
+    posix_spawnattr_setsigmask(&ours, &mask);
+    posix_spawnattr_setflags(&ours, short(flags | POSIX_SPAWN_SETSIGMASK));
   }
-  pid_t shown = fork_parent_done(v, real);
+  pid_t real = 0;
+  int rc = search_path ? real_posix_spawnp(&real, path, actions, &ours, argv, env.envp)
+                       : real_posix_spawn(&real, path, actions, &ours, argv, env.envp);
+  pid_t shown = fork_parent_done(v, rc == 0 ? real : -1);  // a failure returns the vpid to the lease
+  held.release();
+  exec_env_release(env);
+  if (rc != 0) return rc;
   if (pid) *pid = shown;
   return 0;
 }

@@ -15,12 +15,6 @@ if [[ -t 1 ]]; then bold=$'\033[1m' dim=$'\033[2m' plain=$'\033[0m'; else bold= 
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 show() { printf '%s$ %s%s\n' "$dim" "$*" "$plain"; "$@"; }
 
-say "Installing missing packages and building vproc in $build"
-"$repo/scripts/install-deps.sh"
-cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null </dev/null
-cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc family ticker whoami </dev/null >/dev/null
-export PATH=$build/bin:$build/examples:$PATH
-
 tmp=$(mktemp -d /tmp/vproc-demo.XXXXXX)
 ticker_pid=
 cleanup() {
@@ -33,6 +27,17 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+say "Installing missing packages and building vproc in $build"
+"$repo/scripts/install-deps.sh"
+if ! { cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+       cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc family ticker whoami; } \
+     >"$tmp/build.log" 2>&1 </dev/null; then
+  tail -n 40 "$tmp/build.log"
+  echo "demo: the build failed (the last lines of its log are above)" >&2
+  exit 1
+fi
+export PATH=$build/bin:$build/examples:$PATH
 
 say "Starting a node daemon on a private socket"
 export VPROC_SOCKET=$tmp/vprocd.sock   # every tool and program below uses this daemon

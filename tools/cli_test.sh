@@ -9,6 +9,7 @@ bin=$build/bin
 tmp=$(mktemp -d /tmp/vproc-cli-test.XXXXXX)
 failures=0
 bg_pid=
+unset VPROC_LIB   # the tools must find the build tree's library by themselves
 
 stop_daemon() {  # pidfile
   [[ -s $1 ]] || return 0

@@ -94,7 +94,13 @@ Status ListenSocket::claim(const std::string& socket_path) {
     int e = errno;
     if (e != EAGAIN && e != EACCES)
       return Status::failure(e, strf("cannot lock %s: %s", lock_path_.c_str(), strerror(e)));
+    // The lock holder may still be starting: give it a moment to listen, so
+    // the answer is "already serving" (usable at once) whenever possible.
     int pid = live_daemon_pid(path_);
+    for (int i = 0; pid <= 0 && i < 40; ++i) {
+      usleep(50 * 1000);
+      pid = live_daemon_pid(path_);
+    }
     if (pid <= 0) {
       struct flock who = {};
       who.l_type = F_WRLCK;

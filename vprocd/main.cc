@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
@@ -132,9 +133,14 @@ class Daemon {
   double idle_since_ = 0;
 };
 
-int fail(const Status& s) {
+// Exit statuses (documented in usage_text()).
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitAlreadyServed = 3;
+
+int fail(const Status& s, int status = kExitError) {
   fprintf(stderr, "vprocd: %s\n", s.message.c_str());
-  return 1;
+  return status;
 }
 
 int run(int argc, char** argv) {
@@ -142,7 +148,7 @@ int run(int argc, char** argv) {
   Status s = parse_options(argc, argv, opts);
   if (!s.ok()) {
     fprintf(stderr, "vprocd: %s (see 'vprocd --help')\n", s.message.c_str());
-    return 2;
+    return kExitUsage;
   }
   if (opts.help) {
     fputs(usage_text(), stdout);
@@ -173,7 +179,7 @@ int run(int argc, char** argv) {
 
   ListenSocket sock;
   s = sock.claim(opts.socket_path);
-  if (!s.ok()) return fail(s);
+  if (!s.ok()) return s.err == EADDRINUSE ? fail(s, kExitAlreadyServed) : fail(s);
 
   char table_path[PATH_MAX];
   if (!table_path_for(opts.socket_path.c_str(), table_path, sizeof table_path))
@@ -193,7 +199,6 @@ int run(int argc, char** argv) {
     table->disown();
     return fail(s);
   }
-  int result = 0;
   {
     Daemon daemon(opts, log, *table, loop, sock.release_fd());
     daemon.processes().adopt(report);
@@ -215,7 +220,7 @@ int run(int argc, char** argv) {
   table->disown();
   if (!opts.pidfile.empty()) remove_pidfile(opts.pidfile, int(getpid()));
   log.event("stopped");
-  return result;
+  return 0;
 }
 
 }  // namespace

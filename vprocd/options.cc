@@ -60,7 +60,10 @@ const char* usage_text() {
          "\n"
          "Without --foreground, vprocd detaches and its first process exits 0 once the\n"
          "socket accepts connections (non-zero, with a message, if the daemon cannot\n"
-         "start). SIGTERM or SIGINT stop it cleanly; SIGHUP reopens the log file.\n";
+         "start). SIGTERM or SIGINT stop it cleanly; SIGHUP reopens the log file.\n"
+         "\n"
+         "Exit status: 0 started (or stopped cleanly), 1 error, 2 bad usage,\n"
+         "3 another daemon already serves the socket (its pid is in the message).\n";
 }
 
 Status parse_options(int argc, char** argv, Options& out) {

@@ -33,7 +33,8 @@ std::vector<wire::ProcessEntry> list_processes(const ProcessTable& table, const 
     e.node_name = node.name;
     e.real = rec->real.value;
     e.parent = rec->parent;
-    e.uid = rec->uid;
+    ProcUids uids;  // now, not at registration: the process may have changed it
+    e.uid = read_proc_uids(proc_real, uids) ? uids.real : rec->uid;
     e.tgid = rec->tgid.value;
     e.state = state_word(st.state);
     e.start_time_ms = start_time_ms(node.boot_time_ms, rec->start_ticks);

@@ -81,6 +81,12 @@ ProcessRecord* ProcessTable::find_mut(VPid v) {
   return it == records_.end() ? nullptr : &it->second;
 }
 
+const ProcessRecord* ProcessTable::find_real(RealPid real) const {
+  if (!real || real.value >= kRealPidLimit) return nullptr;
+  const ProcessRecord* rec = find(VPid{table_.r2v(real)});
+  return rec && rec->real == real ? rec : nullptr;
+}
+
 VPid ProcessTable::registered_vpid(const Peer& peer) const {
   if (!peer.pid || !peer.start_ticks) return VPid{};
   const ProcessRecord* rec = find(VPid{table_.r2v(peer.pid)});
@@ -343,13 +349,21 @@ void ProcessTable::sweep() {
   }
   if (retired_.empty()) return;
   // A reaped leader's pid stays reserved while its process group or its session
-  // exists (the kernel will not reuse it). Sessions: those of our live processes.
+  // exists (the kernel will not reuse it). Sessions: those of our live
+  // processes, read once per sweep and only if a group check leaves it open.
   std::unordered_set<int32_t> sessions;
-  for (const auto& [v, rec] : records_) {
-    ProcStat st;
-    if (rec.live() && !rec.thread && read_proc_stat(rec.real, st) && st.start_ticks == rec.start_ticks)
-      sessions.insert(st.session);
-  }
+  bool sessions_read = false;
+  auto session_exists = [&](int32_t sid) {
+    if (!sessions_read) {
+      sessions_read = true;
+      for (const auto& [v, rec] : records_) {
+        ProcStat st;
+        if (rec.live() && !rec.thread && read_proc_stat(rec.real, st) && st.start_ticks == rec.start_ticks)
+          sessions.insert(st.session);
+      }
+    }
+    return sessions.count(sid) != 0;
+  };
   for (uint32_t v : snapshot(retired_)) {
     ProcessRecord* rec = find_mut(VPid{v});
     if (!rec) continue;
@@ -357,7 +371,7 @@ void ProcessTable::sweep() {
     ProcStat st;
     bool reused = read_proc_stat(rec->real, st);  // someone else has the pid now
     bool group = !reused && r > 0 && (kill(-r, 0) == 0 || errno == EPERM);
-    if (reused || (!group && !sessions.count(r))) {
+    if (reused || (!group && !session_exists(r))) {
       log_.event("vpid %u (pid %u) freed", v, rec->real.value);
       free_record(rec->vpid);
     }

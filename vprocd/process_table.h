@@ -62,6 +62,9 @@ class ProcessTable {
   const ProcessRecord* find(VPid v) const;
   // The vpid registered (Alive) for the peer process itself, or 0.
   VPid registered_vpid(const Peer& peer) const;
+  // The record whose process or thread uses real pid `real` now (any state that
+  // still holds the number: Alive, Zombie, Retired), or nullptr.
+  const ProcessRecord* find_real(RealPid real) const;
   // Processes (not threads) that are Alive or Zombie.
   size_t live_processes() const;
   const std::unordered_map<uint32_t, ProcessRecord>& records() const { return records_; }

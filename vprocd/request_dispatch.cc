@@ -84,6 +84,21 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
             reply = error_reply(s);
           }
           return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::LookupReal>) {
+          // The reverse direction has the same race as Lookup: the process that
+          // learned this pid may have done so before its creator's Spawned got here.
+          const ProcessRecord* rec = table_.find_real(RealPid{m.real});
+          if (!rec) {
+            drain();
+            rec = table_.find_real(RealPid{m.real});
+          }
+          if (rec) {
+            reply = wire::Where{rec->real.value, uint8_t(rec->state), node_.index, rec->vpid.value};
+          } else {
+            reply = error_reply(
+                Status::failure(ESRCH, strf("pid %u is not a process under vproc", m.real)));
+          }
+          return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::ListRequest>) {
           list_frame = wire::encode_list(list_processes(table_, node_, m.threads));
           return Answer::List;

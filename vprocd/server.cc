@@ -96,7 +96,7 @@ void Server::on_writable(struct ev_loop*, ev_io* w, int) {
 }
 
 void Server::service(ClientConnection& c, int max_reads) {
-  for (int i = 0; max_reads == 0 || i < max_reads; ++i) {
+  for (int i = 0; i < max_reads; ++i) {
     int err = 0;
     ClientConnection::ReadStatus st = c.fill(err);
     if (st == ClientConnection::ReadStatus::Data) {
@@ -211,7 +211,7 @@ void Server::drain_all() {
   for (auto& [fd, c] : conns_)
     if (!c->busy) all.push_back(c.get());
   for (ClientConnection* c : all)
-    if (!c->is_shut()) service(*c, 0);
+    if (!c->is_shut()) service(*c, kDrainReads);
   draining_ = false;
 }
 
@@ -223,7 +223,7 @@ void Server::drain_peer(RealPid pid) {
   for (auto it = range.first; it != range.second; ++it)
     if (!it->second->busy) mine.push_back(it->second);
   for (ClientConnection* c : mine)
-    if (!c->is_shut()) service(*c, 0);
+    if (!c->is_shut()) service(*c, kDrainReads);
   draining_ = false;
 }
 

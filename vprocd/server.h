@@ -47,8 +47,12 @@ class Server {
   static void on_readable(struct ev_loop* loop, ev_io* w, int revents);
   static void on_writable(struct ev_loop* loop, ev_io* w, int revents);
 
+  // A drain reads what a client had sent before (a socket buffer's worth), not
+  // what a client keeps sending while we read.
+  static constexpr int kDrainReads = 256;
+
   void accept_clients();
-  // Reads (at most `max_reads` times, 0 = until EAGAIN) and handles the frames.
+  // Reads (at most `max_reads` times, until EAGAIN) and handles the frames.
   void service(ClientConnection& c, int max_reads);
   // Handles complete frames in c's buffer; false if the connection was closed.
   bool handle_frames(ClientConnection& c);

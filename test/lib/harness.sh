@@ -9,9 +9,11 @@
 # run in parallel. Everything that could hang runs under `timeout`, and the EXIT
 # trap kills the daemon and every process the test registered.
 #
-# Where the binaries are (set by ctest, see test/scenarios/CMakeLists.txt):
-#   VPROC_BIN_DIR   vprocd, vproc, vproc-run
-#   VPROC_LIB_DIR   libvproc.so
+# Where the binaries are (set by ctest, see test/*/CMakeLists.txt):
+#   VPROC_BIN_DIR     vprocd, vproc, vproc-run
+#   VPROC_LIB_DIR     libvproc.so
+#   VPROC_HELPER_DIR  the helper programs of test/integration/helpers
+# or, by hand, VPROC_BUILD_DIR=<build dir> for all three.
 # Optional: VP_TIMEOUT (seconds per command, default 60), VP_KEEP=1 keeps the
 # temp dir, VP_VERBOSE=1 traces.
 
@@ -73,8 +75,13 @@ vp_expect_vpid() {
 # --- binaries ----------------------------------------------------------------
 
 vp_require_tools() {
-  : "${VPROC_BIN_DIR:?VPROC_BIN_DIR is not set (ctest sets it; to run by hand: VPROC_BIN_DIR=<build>/bin VPROC_LIB_DIR=<build>/lib $0)}"
-  : "${VPROC_LIB_DIR:?VPROC_LIB_DIR is not set}"
+  if [ -n "${VPROC_BUILD_DIR:-}" ]; then
+    : "${VPROC_BIN_DIR:=$VPROC_BUILD_DIR/bin}" "${VPROC_LIB_DIR:=$VPROC_BUILD_DIR/lib}"
+    : "${VPROC_HELPER_DIR:=$VPROC_BUILD_DIR/test/integration}"
+  fi
+  [ -n "${VPROC_BIN_DIR:-}" ] && [ -n "${VPROC_LIB_DIR:-}" ] ||
+    vp_fail "VPROC_BIN_DIR/VPROC_LIB_DIR are not set (ctest sets them; by hand: VPROC_BUILD_DIR=<build dir> $0)"
+  : "${VPROC_HELPER_DIR:=$VPROC_BIN_DIR/../test/integration}"
   VPROCD="$VPROC_BIN_DIR/vprocd"
   VPROC="$VPROC_BIN_DIR/vproc"
   VPROC_RUN="$VPROC_BIN_DIR/vproc-run"
@@ -95,10 +102,17 @@ vp_cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   local p
-  for p in "${VP_PIDS[@]+"${VP_PIDS[@]}"}"; do
-    kill -KILL "$p" 2>/dev/null
-  done
-  vp_stop_daemon KILL quiet
+  {
+    # (stderr silenced: bash would report each killed job)
+    for p in "${VP_PIDS[@]+"${VP_PIDS[@]}"}"; do
+      kill -KILL "$p"
+    done
+    vp_kill_daemon_processes
+    vp_stop_daemon KILL quiet
+    for p in "${VP_PIDS[@]+"${VP_PIDS[@]}"}"; do
+      wait "$p"
+    done
+  } 2>/dev/null
   # A daemon started by someone else on our socket (vproc-run autostart): ask it
   # for its pid and stop it too.
   if [ -n "$VP_DIR" ] && [ -S "$VP_DIR/vprocd.sock" ] && [ -x "${VPROC:-}" ]; then
@@ -118,6 +132,28 @@ vp_cleanup() {
     fi
   fi
   exit "$rc"
+}
+
+# Kills (SIGKILL, by real pid) every process our private daemon still lists:
+# stray children of a failed test must not outlive it (they would also keep
+# ctest's output pipe open). Only processes whose environment names our socket
+# (so never a process that reused a listed pid).
+vp_kill_daemon_processes() {
+  [ -n "$VP_DAEMON_PID" ] && [ -x "${VPROC:-}" ] || return 0
+  local pids
+  pids=$(timeout 5 "$VPROC" ps --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+try:
+    print(" ".join(str(e["pid"]) for e in json.load(sys.stdin) if not e.get("thread") and e.get("pid")))
+except Exception:
+    pass' 2>/dev/null)
+  local p
+  for p in $pids; do
+    [ "$p" -gt 1 ] 2>/dev/null && [ "$p" != "$$" ] || continue
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "VPROC_SOCKET=$VPROC_SOCKET" &&
+      kill -KILL "$p" 2>/dev/null
+  done
+  return 0
 }
 
 # Creates the temp dir (world-searchable, so tests that drop to nobody can reach
@@ -157,7 +193,7 @@ vp_start_daemon() {
   local i
   for i in $(seq 1 100); do
     if vp_daemon_answers; then return 0; fi
-    if ! kill -0 "$VP_DAEMON_PID" 2>/dev/null; then
+    if ! vp_alive "$VP_DAEMON_PID"; then
       wait "$VP_DAEMON_PID" 2>/dev/null
       local st=$?
       VP_DAEMON_PID=""
@@ -168,6 +204,13 @@ vp_start_daemon() {
   vp_fail "vprocd (pid $VP_DAEMON_PID) did not answer 'vproc status' within 10 s"
 }
 
+# True while process PID exists and has not exited (a zombie has exited).
+vp_alive() {
+  local st
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # vp_stop_daemon [SIGNAL] [quiet]: stops our daemon (default SIGTERM, then KILL
 # after 5 s) and waits for it to exit.
 vp_stop_daemon() {
@@ -176,14 +219,14 @@ vp_stop_daemon() {
   kill "-$sig" "$VP_DAEMON_PID" 2>/dev/null
   local i
   for i in $(seq 1 50); do
-    kill -0 "$VP_DAEMON_PID" 2>/dev/null || break
+    vp_alive "$VP_DAEMON_PID" || break
     sleep 0.1
   done
-  if kill -0 "$VP_DAEMON_PID" 2>/dev/null; then
+  if vp_alive "$VP_DAEMON_PID"; then
     [ "${2:-}" = quiet ] || vp_note "vprocd did not exit on SIG$sig within 5 s; sending SIGKILL"
     kill -KILL "$VP_DAEMON_PID" 2>/dev/null
   fi
-  wait "$VP_DAEMON_PID" 2>/dev/null
+  { wait "$VP_DAEMON_PID"; } 2>/dev/null
   VP_DAEMON_PID=""
 }
 
@@ -234,6 +277,41 @@ $(diff -u --label "$1" --label "$4" "$2" "$5" | head -n 60)
 --- $4 stderr:
 $(tail -n 20 "$5.err")"
   fi
+}
+
+# vp_check_run LABEL FILE RC: a scenario-style run must exit 0 and print
+# EXIT-SUCCESS as its last line; exit 99 means a real pid leaked.
+vp_check_run() {
+  local label=$1 out=$2 rc=$3
+  if [ "$rc" = 99 ]; then
+    vp_fail "$label: a real pid leaked (exit 99): $(grep -h 'REAL PID LEAKED' "$out.err" | head -n 3)"
+  fi
+  if [ "$rc" != 0 ]; then
+    local how=""
+    [ "$rc" -gt 128 ] && how=" (killed by signal $((rc - 128)): $(kill -l "$((rc - 128))" 2>/dev/null))"
+    vp_fail "$label: exit status $rc$how
+--- stdout (last lines):
+$(tail -n 15 "$out")
+--- stderr (last lines):
+$(tail -n 15 "$out.err")"
+  fi
+  [ "$(tail -n 1 "$out")" = EXIT-SUCCESS ] ||
+    vp_fail "$label: output does not end with EXIT-SUCCESS; last lines:
+$(tail -n 5 "$out")"
+}
+
+# vp_scenario_test NAME CMD...: CMD is a scenario-style program (prints
+# relations, ends with EXIT-SUCCESS). Runs it natively, then under vproc-run
+# with SCENARIO_EXPECT_VIRTUAL=1; both must succeed with identical stdout.
+vp_scenario_test() {
+  local name=$1
+  shift
+  vp_run_native "$VP_DIR/$name.native" "$@"
+  vp_check_run "$name (native)" "$VP_DIR/$name.native" "$VP_RC"
+  SCENARIO_EXPECT_VIRTUAL=1 vp_run_vproc "$VP_DIR/$name.vproc" "$@"
+  vp_check_run "$name (vproc)" "$VP_DIR/$name.vproc" "$VP_RC"
+  vp_compare_outputs native "$VP_DIR/$name.native" 0 vproc "$VP_DIR/$name.vproc" 0
+  vp_note "ok: $name: $(grep -c . "$VP_DIR/$name.vproc") lines, identical natively and under vproc-run"
 }
 
 # vp_compare_native_vproc NAME CMD...: runs CMD natively and under vproc-run;

@@ -21,28 +21,10 @@ usage() {
   exit 2
 }
 
-# Checks one run's result: exit status 0 and the last line EXIT-SUCCESS.
-check_run() {
-  local label=$1 out=$2 rc=$3
-  if [ "$rc" = 99 ]; then
-    vp_fail "$label: a real pid leaked (exit 99): $(grep -h 'REAL PID LEAKED' "$out.err" | head -n 3)"
-  fi
-  if [ "$rc" != 0 ]; then
-    vp_fail "$label: exit status $rc
---- stdout (last lines):
-$(tail -n 15 "$out")
---- stderr (last lines):
-$(tail -n 15 "$out.err")"
-  fi
-  [ "$(tail -n 1 "$out")" = EXIT-SUCCESS ] ||
-    vp_fail "$label: output does not end with EXIT-SUCCESS; last lines:
-$(tail -n 5 "$out")"
-}
-
 # The reference run every other mode is compared with.
 native_reference() {
   vp_run_native "$VP_DIR/out.native" "$@"
-  check_run native "$VP_DIR/out.native" "$VP_RC"
+  vp_check_run native "$VP_DIR/out.native" "$VP_RC"
   NATIVE_RC=$VP_RC
 }
 
@@ -55,7 +37,7 @@ mode_vproc() {
   vp_setup
   native_reference "$@"
   SCENARIO_EXPECT_VIRTUAL=1 vp_run_vproc "$VP_DIR/out.vproc" "$@"
-  check_run vproc "$VP_DIR/out.vproc" "$VP_RC"
+  vp_check_run vproc "$VP_DIR/out.vproc" "$VP_RC"
   vp_compare_outputs native "$VP_DIR/out.native" "$NATIVE_RC" vproc "$VP_DIR/out.vproc" "$VP_RC"
 }
 
@@ -63,7 +45,7 @@ mode_preload() {
   vp_setup
   native_reference "$@"
   SCENARIO_EXPECT_VIRTUAL=1 vp_run_preload "$VP_DIR/out.preload" "$@"
-  check_run preload "$VP_DIR/out.preload" "$VP_RC"
+  vp_check_run preload "$VP_DIR/out.preload" "$VP_RC"
   vp_compare_outputs native "$VP_DIR/out.native" "$NATIVE_RC" preload "$VP_DIR/out.preload" "$VP_RC"
 }
 

@@ -46,11 +46,56 @@ TEST_CASE("child table records, finds and forgets children") {
   CHECK(c.real_of(VPid{4194306}) == RealPid{});
 }
 
+TEST_CASE("a reaped child is kept for its group id only") {
+  Table t;
+  ChildTable c = t.view();
+  REQUIRE(c.add(VPid{4194305}, RealPid{100}));
+  REQUIRE(c.mark_reaped(VPid{4194305}));
+  CHECK_FALSE(c.mark_reaped(VPid{4194305}));  // already reaped
+  CHECK(c.real_of(VPid{4194305}) == RealPid{});
+  CHECK(c.vpid_of(RealPid{100}) == VPid{});
+  CHECK(c.group_real_of(VPid{4194305}) == RealPid{100});
+  CHECK(c.group_vpid_of(RealPid{100}) == VPid{4194305});
+  // A live child that got the reused real pid wins over the reaped one.
+  REQUIRE(c.add(VPid{4194310}, RealPid{100}));
+  CHECK(c.vpid_of(RealPid{100}) == VPid{4194310});
+  CHECK(c.group_vpid_of(RealPid{100}) == VPid{4194310});
+  bool saw_reaped = false;
+  c.for_each([&](ChildEntry e) { saw_reaped |= e.reaped && e.vpid == VPid{4194305}; });
+  CHECK(saw_reaped);
+  CHECK(c.remove(VPid{4194305}));
+  CHECK(c.group_real_of(VPid{4194305}) == RealPid{});
+}
+
+TEST_CASE("a full table gives a reaped child's slot to a new child") {
+  Table t;
+  ChildTable c = t.view();
+  for (uint32_t i = 0; i < 64; ++i) REQUIRE(c.add(VPid{4194305 + i}, RealPid{200 + i}));
+  CHECK_FALSE(c.add(VPid{4194400}, RealPid{300}));
+  REQUIRE(c.mark_reaped(VPid{4194305 + 10}));
+  REQUIRE(c.add(VPid{4194400}, RealPid{300}));
+  CHECK(c.real_of(VPid{4194400}) == RealPid{300});
+  CHECK(c.group_real_of(VPid{4194305 + 10}) == RealPid{});
+  CHECK(c.add(VPid{4194401}, RealPid{301}) == false);
+}
+
+TEST_CASE("packing keeps vpid, real pid and the reaped flag apart") {
+  uint64_t w = ChildTable::pack(VPid{0x7fffffff}, RealPid{kRealPidLimit - 1}, true);
+  ChildEntry e = ChildTable::unpack(w);
+  CHECK(e.vpid == VPid{0x7fffffff});
+  CHECK(e.real == RealPid{kRealPidLimit - 1});
+  CHECK(e.reaped);
+  e = ChildTable::unpack(ChildTable::pack(VPid{4194305}, RealPid{1}));
+  CHECK_FALSE(e.reaped);
+  CHECK(e.real == RealPid{1});
+}
+
 TEST_CASE("child table rejects empty ids and reports a full table") {
   Table t;
   ChildTable c = t.view();
   CHECK_FALSE(c.add(VPid{}, RealPid{5}));
   CHECK_FALSE(c.add(VPid{4194305}, RealPid{}));
+  CHECK_FALSE(c.add(VPid{4194305}, RealPid{kRealPidLimit}));
   for (uint32_t i = 0; i < 64; ++i) REQUIRE(c.add(VPid{4194305 + i}, RealPid{200 + i}));
   CHECK_FALSE(c.add(VPid{4194305 + 64}, RealPid{300}));
   CHECK(c.real_of(VPid{4194305 + 63}) == RealPid{263});

@@ -238,6 +238,23 @@ TEST_CASE("server: a lookup miss first handles what other clients already sent",
   close(parent);
 }
 
+TEST_CASE("server: a child's first Hello sees the Spawned its parent sent before", "[server]") {
+  ServerFixture fx;
+  int parent = fx.connect_client();
+  auto hello = std::get<wire::HelloOk>(fx.ask(parent, wire::Hello{wire::kProtocolVersion, 0, 1}));
+  Child c;
+  VPid child_v{hello.lease.first};
+  fx.send_request(parent, wire::Spawned{child_v.value, c.real().value, hello.vpid, false});
+  // The child (say, after a raw exec that lost VPROC_SELF) asks who it is.
+  wire::Reply rep;
+  std::vector<uint64_t> list;
+  fx.dispatch->handle(peer_of(c.pid()), wire::Hello{wire::kProtocolVersion, 0, hello.vpid}, rep, list);
+  auto ok = std::get<wire::HelloOk>(rep);
+  CHECK(ok.vpid == child_v.value);  // not a second vpid for the same process
+  CHECK(fx.d.table->live_processes() == 2);
+  close(parent);
+}
+
 TEST_CASE("server: claiming the socket path", "[server]") {
   TempDir dir;
   std::string path = dir.file("sub/dir/vprocd.sock");

@@ -102,6 +102,7 @@ class Child {
   };
   Child() : Child(Options{}) {}
   explicit Child(Options o) {
+    if (o.uid && geteuid() != 0) FAIL("this test needs root: it runs a child as uid " << o.uid);
     int go[2], ready[2];
     REQUIRE(pipe2(go, O_CLOEXEC) == 0);
     REQUIRE(pipe2(ready, O_CLOEXEC) == 0);

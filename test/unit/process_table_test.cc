@@ -1,6 +1,7 @@
 // vprocd's process table: registration, leases, exits, reaping, sweeping and
 // re-adoption, driven with real child processes and without a socket.
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include <atomic>
@@ -440,4 +441,61 @@ TEST_CASE("process table: list shows live processes with /proc facts", "[process
   list = list_processes(*d.table, node, false);
   REQUIRE(list.size() == 2);
   CHECK(list[1].state == "zombie");
+}
+
+TEST_CASE("process table: a reaped session leader stays Retired while its session lives", "[process_table]") {
+  DaemonState d;
+  Peer me = self_peer();
+  wire::Lease lease;
+  VPid self = d.hello(me, &lease);
+  // The member outlives its parent: be its reaper, whatever init does here.
+  REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+  int pipefd[2];
+  REQUIRE(pipe(pipefd) == 0);
+  pid_t leader = fork();
+  REQUIRE(leader >= 0);
+  if (leader == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    setsid();  // new session and group, both named by the leader's pid
+    pid_t member = fork();
+    if (member == 0) {
+      setpgid(0, 0);  // leaves the leader's group, stays in its session
+      pause();
+      _exit(0);
+    }
+    (void)!write(pipefd[1], &member, sizeof member);
+    pause();
+    _exit(0);
+  }
+  pid_t member = 0;
+  REQUIRE(read(pipefd[0], &member, sizeof member) == sizeof member);
+  close(pipefd[0]);
+  close(pipefd[1]);
+  for (int i = 0; i < 1000 && getpgid(member) != member; ++i) usleep(1000);
+  REQUIRE(getsid(member) == leader);
+
+  VPid vl{lease.first};
+  REQUIRE(d.table->spawned(me, wire::Spawned{vl.value, uint32_t(leader), self.value, false}).ok());
+  Peer lp = peer_of(leader);
+  wire::Lease ll;
+  REQUIRE(d.table->lease(lp, 2, ll).ok());
+  VPid vm{ll.first};
+  Status s = d.table->spawned(lp, wire::Spawned{vm.value, uint32_t(member), vl.value, false});
+  INFO(s.message);
+  REQUIRE(s.ok());
+
+  kill(leader, SIGKILL);
+  REQUIRE(waitpid(leader, nullptr, 0) == leader);
+  d.table->on_exit(vl);
+  REQUIRE(d.table->reaped(me, vl.value).ok());
+  REQUIRE(kill(-leader, 0) != 0);  // its group is gone...
+  d.table->sweep();
+  REQUIRE(d.table->find(vl) != nullptr);  // ...but its session is not
+  CHECK(d.view().vpid_of(RealPid{uint32_t(leader)}, true) == vl);
+
+  kill(member, SIGKILL);  // reparented to us
+  REQUIRE(waitpid(member, nullptr, 0) == member);
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  d.table->sweep();
+  CHECK(d.table->find(vl) == nullptr);
 }
