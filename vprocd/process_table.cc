@@ -244,12 +244,14 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
     }
   }
   if (fd < 0) log_.warning("pidfd_open(%u): %s; its exit is noticed by polling", real.value, strerror(-fd));
-  ProcUids uids;
   ProcessRecord rec;
   rec.vpid = v;
   rec.real = real;
   rec.parent = msg.parent;
-  rec.uid = read_proc_uids(real, uids) ? uids.real : peer.uid;
+  // A child starts with its creator's credentials; the list and signal checks
+  // read the live uids, so /proc/<pid>/status (costly to render) is not read
+  // on this per-fork path.
+  rec.uid = peer.uid;
   rec.start_ticks = st.start_ticks;
   rec.state = RecordState::Alive;
   rec.thread = msg.thread;
