@@ -89,9 +89,12 @@ bool ChildTable::remove(VPid v) {
 }
 
 void ChildTable::clear() {
+  // Writes only what is not already empty: in a fork child every page written
+  // is a copy-on-write fault.
   int n = used_->load(std::memory_order_acquire);
-  for (int i = 0; i < n; ++i) slots_[i].packed.store(0, std::memory_order_relaxed);
-  used_->store(0, std::memory_order_release);
+  for (int i = 0; i < n; ++i)
+    if (slots_[i].packed.load(std::memory_order_relaxed) != 0) slots_[i].packed.store(0, std::memory_order_relaxed);
+  if (n != 0) used_->store(0, std::memory_order_release);
 }
 
 }  // namespace vproc::lib

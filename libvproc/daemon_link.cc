@@ -351,8 +351,9 @@ void link_after_fork_child() {
   // intact. The lock may have been held by a thread that does not exist here.
   int fd = st.conn_fd.exchange(-1, std::memory_order_relaxed);
   if (fd >= 0 && still_ours(fd)) raw::sys(SYS_close, fd);
-  for (PendingMsg& m : st.pending) m.phase.store(0, std::memory_order_relaxed);  // the parent's to send
-  st.conn_busy.store(0, std::memory_order_release);
+  for (PendingMsg& m : st.pending)  // the parent's to send (written only if set: COW)
+    if (m.phase.load(std::memory_order_relaxed) != 0) m.phase.store(0, std::memory_order_relaxed);
+  if (st.conn_busy.load(std::memory_order_relaxed) != 0) st.conn_busy.store(0, std::memory_order_release);
 }
 
 bool is_link_fd(int fd) { return fd >= 0 && fd == state().conn_fd.load(std::memory_order_acquire); }
