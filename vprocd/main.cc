@@ -60,6 +60,7 @@ class Daemon {
         dispatch_(processes_, node_, log),
         server_(loop, listen_fd, dispatch_, log) {
     dispatch_.set_drain([this] { server_.drain_all(); });
+    dispatch_.set_drain_peer([this](RealPid pid) { server_.drain_peer(pid); });
   }
 
   ProcessTable& processes() { return processes_; }

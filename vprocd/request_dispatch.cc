@@ -46,6 +46,8 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
           if (!s.ok()) log_.warning("ignored from pid %u: %s", peer.pid.value, s.message.c_str());
           return Answer::None;
         } else if constexpr (std::is_same_v<T, wire::Reaped>) {
+          if (const ProcessRecord* rec = table_.find(VPid{m.vpid}); rec && !rec->thread && drain_peer_)
+            drain_peer_(rec->real);
           Status s = table_.reaped(peer, m.vpid);
           if (!s.ok()) log_.warning("ignored from pid %u: %s", peer.pid.value, s.message.c_str());
           return Answer::None;

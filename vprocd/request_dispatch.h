@@ -29,6 +29,10 @@ class RequestDispatch {
   // registration sent before this request is seen (design.md, "Allocation
   // without round trips").
   void set_drain(std::function<void()> drain_all) { drain_all_ = std::move(drain_all); }
+  // Called before a Reaped is applied: reads what the reaped process itself had
+  // sent (its last Spawned for a child it forked just before it exited travels
+  // on its own connection and may still be unread).
+  void set_drain_peer(std::function<void(RealPid)> drain_peer) { drain_peer_ = std::move(drain_peer); }
 
   Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
                 std::vector<uint64_t>& list_frame);
@@ -41,6 +45,7 @@ class RequestDispatch {
   const NodeInfo& node_;
   Logger& log_;
   std::function<void()> drain_all_;
+  std::function<void(RealPid)> drain_peer_;
 };
 
 }  // namespace vproc::daemon
