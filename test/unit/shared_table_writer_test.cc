@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "daemon_test_support.h"
 #include "proc_stat.h"
 #include "shared_table_writer.h"
 
@@ -20,19 +21,7 @@ using namespace vproc::daemon;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/vprocd-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path + "'";
-    (void)!system(cmd.c_str());
-  }
-  std::string file(const char* name) const { return path + "/" + name; }
-};
+using test::TempDir;
 
 uint64_t my_start_ticks() {
   ProcStat st;
