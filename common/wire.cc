@@ -16,6 +16,7 @@ constexpr bool one_of = (std::is_same_v<T, Ts> || ...);
 // Builder over a caller-provided, zeroed first segment. As long as the message fits
 // in that segment Cap'n Proto allocates nothing (checked by wire_noalloc_test).
 constexpr size_t kScratchWords = kSmallFrameBytes / sizeof(capnp::word);
+constexpr size_t kRequestScratchWords = kRequestFrameBytes / sizeof(capnp::word);
 
 size_t finish(capnp::MessageBuilder& mb, void* out, size_t cap) noexcept {
   auto segs = mb.getSegmentsForOutput();
@@ -67,9 +68,9 @@ size_t frame_size(const void* buf, size_t have) noexcept {
 
 size_t encode(const Request& req, void* out, size_t cap) noexcept {
   try {
-    alignas(8) capnp::word scratch[kScratchWords];
+    alignas(8) capnp::word scratch[kRequestScratchWords];
     memset(scratch, 0, sizeof scratch);
-    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, kScratchWords));
+    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, kRequestScratchWords));
     auto r = mb.initRoot<proto::Request>();
     std::visit(
         [&](const auto& m) {

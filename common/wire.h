@@ -22,6 +22,10 @@ inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr size_t kMaxFrameBytes = 64u << 20;
 // Enough for any small message, on the stack.
 inline constexpr size_t kSmallFrameBytes = 512;
+// Enough for any Request (the largest is 48 bytes; wire_test checks every kind).
+// The library's send path uses this smaller size: after fork() each stack page
+// the parent touches is a copy-on-write fault.
+inline constexpr size_t kRequestFrameBytes = 128;
 
 struct Hello {
   uint32_t protocol = kProtocolVersion;

@@ -1,5 +1,6 @@
 #include "children.h"
 
+#include "libc_boundary.h"
 #include "preload_rules.h"
 
 namespace vproc::lib {
@@ -88,7 +89,7 @@ bool ChildTable::remove(VPid v) {
   return false;
 }
 
-void ChildTable::clear() {
+VPROC_FORK_CHILD_PATH void ChildTable::clear() {
   // Writes only what is not already empty: in a fork child every page written
   // is a copy-on-write fault.
   int n = used_->load(std::memory_order_acquire);

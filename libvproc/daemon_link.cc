@@ -16,6 +16,7 @@
 #include "lease.h"
 #include "raw_syscall.h"
 #include "state.h"
+#include "libc_boundary.h"
 #include "preload_rules.h"
 
 namespace vproc::lib {
@@ -154,10 +155,33 @@ int exchange(int fd, const wire::Request& req, wire::Reply& reply, int64_t deadl
 }
 
 int send_one_way(int fd, const wire::Request& msg, int64_t deadline) {
-  alignas(8) char buf[wire::kSmallFrameBytes];
+  alignas(8) char buf[wire::kRequestFrameBytes];
   size_t len = wire::encode(msg, buf, sizeof buf);
   if (len == 0) return -EPROTO;
   return send_frame(fd, buf, len, deadline);
+}
+
+// The deferred Reaped messages (and `msg`, if given) as one write. Only with the
+// link held. On failure the deferred ones stay for the next attempt.
+int send_deferred(int fd, const wire::Request* msg, int64_t deadline) {
+  ProcessState& st = state();
+  if (st.deferred_count == 0) return msg ? send_one_way(fd, *msg, deadline) : 0;
+  constexpr size_t kReapedFrame = 32;  // wire_test checks this size
+  alignas(8) char buf[kMaxDeferred * kReapedFrame + wire::kRequestFrameBytes];
+  size_t len = 0;
+  for (int i = 0; i < st.deferred_count; ++i) {
+    size_t n = wire::encode(wire::Request(wire::Reaped{st.deferred_reaped[i]}), buf + len, kReapedFrame);
+    if (n == 0) return -EPROTO;
+    len += n;
+  }
+  if (msg) {
+    size_t n = wire::encode(*msg, buf + len, wire::kRequestFrameBytes);
+    if (n == 0) return -EPROTO;
+    len += n;
+  }
+  int r = send_frame(fd, buf, len, deadline);
+  if (r == 0) st.deferred_count = 0;
+  return r;
 }
 
 // --- the persistent connection (only with conn_busy held) -----------------
@@ -186,7 +210,7 @@ void unlock_link() { state().conn_busy.store(0, std::memory_order_release); }
 
 // The program may have closed our fd and reused its number (or dup2()ed over
 // it): then the number is not ours to use or to close.
-bool still_ours(int fd) {
+VPROC_FORK_CHILD_PATH bool still_ours(int fd) {
   struct stat st;
   if (raw::failed(raw::sys(SYS_fstat, fd, &st))) return false;
   return S_ISSOCK(st.st_mode) && st.st_dev == state().conn_dev && st.st_ino == state().conn_ino;
@@ -257,6 +281,14 @@ void enqueue(const wire::Request& msg) {
                                " is unreachable and 64 messages are queued; dropping further ones"});
 }
 
+// The daemon cannot be reached: the deferred messages join the queue that is
+// re-sent on the next connection.
+void move_deferred_to_queue() {
+  ProcessState& st = state();
+  for (int i = 0; i < st.deferred_count; ++i) enqueue(wire::Reaped{st.deferred_reaped[i]});
+  st.deferred_count = 0;
+}
+
 // The persistent connection, (re)connected if needed. fd or -errno.
 int connected_fd(int64_t deadline) {
   ProcessState& st = state();
@@ -298,14 +330,15 @@ void notify(const wire::Request& msg) {
   int64_t deadline = now_ns() + kTimeoutNs;
   if (lock_link(deadline)) {
     int fd = connected_fd(deadline);
-    int r = fd < 0 ? fd : send_one_way(fd, msg, deadline);
+    int r = fd < 0 ? fd : send_deferred(fd, &msg, deadline);
     if (r && connection_broken(r)) {
       drop_connection();
       fd = connected_fd(deadline);
-      r = fd < 0 ? fd : send_one_way(fd, msg, deadline);
+      r = fd < 0 ? fd : send_deferred(fd, &msg, deadline);
     }
     if (r) {
       if (fd >= 0) drop_connection();
+      move_deferred_to_queue();
       enqueue(msg);
     }
     unlock_link();
@@ -327,7 +360,8 @@ int round_trip(const wire::Request& req, wire::Reply& reply) {
   int64_t deadline = now_ns() + kTimeoutNs;
   if (lock_link(deadline)) {
     int fd = connected_fd(deadline);
-    int r = fd < 0 ? fd : exchange(fd, req, reply, deadline);
+    int r = fd < 0 ? fd : send_deferred(fd, nullptr, deadline);
+    if (r == 0) r = exchange(fd, req, reply, deadline);
     if (r && connection_broken(r)) {
       drop_connection();
       fd = connected_fd(deadline);
@@ -345,12 +379,40 @@ int round_trip(const wire::Request& req, wire::Reply& reply) {
   return r;
 }
 
-void link_after_fork_child() {
+void notify_reaped_later(uint32_t vpid) {
+  int64_t deadline = now_ns() + kTimeoutNs;
+  if (!lock_link(deadline)) {  // a handler interrupted our own send: no batching
+    notify(wire::Reaped{vpid});
+    return;
+  }
+  ProcessState& st = state();
+  bool full = st.deferred_count == kMaxDeferred;
+  if (!full) st.deferred_reaped[st.deferred_count++] = vpid;
+  unlock_link();
+  if (full) notify(wire::Reaped{vpid});  // sends the 16 waiting ones with it
+}
+
+void link_flush() {
+  ProcessState& st = state();
+  int64_t deadline = now_ns() + kTimeoutNs;
+  if (!lock_link(deadline)) return;
+  if (st.deferred_count) {
+    int fd = connected_fd(deadline);
+    if (fd < 0 || send_deferred(fd, nullptr, deadline) != 0) {
+      if (fd >= 0) drop_connection();
+      move_deferred_to_queue();
+    }
+  }
+  unlock_link();
+}
+
+VPROC_FORK_CHILD_PATH void link_after_fork_child() {
   ProcessState& st = state();
   // The socket is shared with the parent: closing our copy leaves its connection
   // intact. The lock may have been held by a thread that does not exist here.
   int fd = st.conn_fd.exchange(-1, std::memory_order_relaxed);
   if (fd >= 0 && still_ours(fd)) raw::sys(SYS_close, fd);
+  if (st.deferred_count) st.deferred_count = 0;  // the parent's to send
   for (PendingMsg& m : st.pending)  // the parent's to send (written only if set: COW)
     if (m.phase.load(std::memory_order_relaxed) != 0) m.phase.store(0, std::memory_order_relaxed);
   if (st.conn_busy.load(std::memory_order_relaxed) != 0) st.conn_busy.store(0, std::memory_order_release);

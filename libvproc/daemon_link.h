@@ -17,6 +17,16 @@ namespace vproc::lib {
 // Sends a one-way message (Spawned, Reaped). Never blocks on the daemon's answer.
 void notify(const wire::Request& msg);
 
+// Reaped{vpid}, sent together with the next message this process sends (or
+// when 16 are waiting): one daemon wake-up per fork/wait cycle instead of two.
+// Until then the daemon shows the child as a zombie, which its pidfd told it;
+// should the process never talk to the daemon again, the daemon's sweep finds
+// the child reaped on its own.
+void notify_reaped_later(uint32_t vpid);
+
+// Sends what notify_reaped_later() kept (before an exec replaces the process).
+void link_flush();
+
 // Sends a request and waits for its reply (bounded by a timeout). Returns 0, or
 // -errno (-ECONNREFUSED/-ENOENT when no daemon, -ETIMEDOUT, -EPROTO).
 int round_trip(const wire::Request& req, wire::Reply& reply);

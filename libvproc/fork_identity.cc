@@ -14,6 +14,7 @@
 #include "state.h"
 #include "vm_child.h"
 #include "vpid_space.h"
+#include "libc_boundary.h"
 #include "preload_rules.h"
 
 namespace vproc::lib {
@@ -25,7 +26,7 @@ VPid fork_prepare() {
   return v;
 }
 
-void fork_child_setup(VPid v, uint32_t parent, RealPid parent_real, bool own_tls) {
+VPROC_FORK_CHILD_PATH void fork_child_setup(VPid v, uint32_t parent, RealPid parent_real, bool own_tls) {
   ProcessState& st = state();
   RealPid real{uint32_t(raw::sys(SYS_getpid))};
   st.parent = parent;
@@ -66,7 +67,7 @@ void adopt_foreign_fork() {
 
 }  // namespace
 
-void fork_child_finish() {
+VPROC_FORK_CHILD_PATH void fork_child_finish() {
   ProcessState& st = state();
   if (st.init.load(std::memory_order_acquire) != InitState::Active) {
     t_fork.pending = false;  // e.g. the child of a clone into a new PID namespace
@@ -124,7 +125,7 @@ void child_reaped(pid_t shown) {
   // Kept (see children.h); degraded children, recorded by their real pid, go.
   if (!is_virtual_number(shown) || !children.mark_reaped(v)) children.remove(v);
   sweep_reaped_children();
-  if (is_virtual_number(shown)) notify(wire::Reaped{v.value});
+  if (is_virtual_number(shown)) notify_reaped_later(v.value);
 }
 
 pid_t fork_parent_done(VPid v, pid_t real, bool own_child) {

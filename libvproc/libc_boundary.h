@@ -19,3 +19,9 @@ inline int fail_errno(int err) {
 }
 
 }  // namespace vproc::lib
+
+// Code that runs in every fork child before it returns to the program. The
+// child's page tables start without the library's text, so each 64 KiB window
+// of code it runs is a page fault; `hot` gathers these functions into one
+// section (.text.hot) so they share a window.
+#define VPROC_FORK_CHILD_PATH __attribute__((hot))

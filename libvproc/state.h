@@ -34,6 +34,7 @@ struct PendingMsg {
   wire::Request msg;
 };
 inline constexpr int kMaxPending = 64;
+inline constexpr int kMaxDeferred = 16;
 
 // A stream returned by our popen(): pclose() must find the child to wait for.
 struct PopenSlot {
@@ -87,6 +88,10 @@ struct alignas(4096) ProcessState {  // page-aligned: fork writes only its first
   // Connection to the daemon (daemon_link.cc); -1 when not connected.
   std::atomic<int> conn_fd{-1};
   std::atomic<int> conn_busy{0};  // tid of the thread using the link, 0 when free
+  // Reaped messages waiting to go out with the next message (daemon_link.cc);
+  // touched only with the link held.
+  int deferred_count = 0;
+  uint32_t deferred_reaped[kMaxDeferred] = {};
 
   // Everything above is what fork() writes, in the parent and in the child: kept
   // together so that the copy-on-write faults a fork causes touch one page of this

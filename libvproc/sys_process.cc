@@ -110,10 +110,7 @@ long waitid(int idtype, id_t id, siginfo_t* info, int options, void* rusage) {
   // As wrap_wait.cc: a reaped child leaves our table and the daemon is told.
   bool reaped = (options & WEXITED) && !(options & WNOWAIT) &&
                 (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED);
-  if (reaped && is_virtual_number(shown)) {
-    child_table().remove(VPid{uint32_t(shown)});
-    notify(wire::Reaped{uint32_t(shown)});
-  }
+  if (reaped) child_reaped(shown);
   return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include "exec_env.h"
 #include "libc_boundary.h"
+#include "daemon_link.h"
 #include "real_fn.h"
 #include "state.h"
 #include "preload_rules.h"
@@ -27,6 +28,7 @@ int exec_with_env(char* const* envp, Call call) {
   SelfEnv self;
   ExecEnv env;
   if (int r = exec_env_build(envp, exec_self(self), env)) return fail_errno(r);
+  link_flush();  // the new image will not know what this one deferred
   int rc = call(env.envp);
   exec_env_release(env);
   return rc;

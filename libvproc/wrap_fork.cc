@@ -22,7 +22,7 @@ VPROC_REAL(clone);
 namespace {
 
 template <typename RealCall>
-pid_t fork_with(RealCall real_call) {
+VPROC_FORK_CHILD_PATH pid_t fork_with(RealCall real_call) {
   VPid v = fork_prepare();
   SignalsHeld held;
   held.hold();

@@ -134,6 +134,26 @@ TEST_CASE("wire: every request survives encode and decode", "[wire]") {
   CHECK(std::get<wire::ListRequest>(round_trip_request(wire::ListRequest{true})).threads);
   CHECK_FALSE(std::get<wire::ListRequest>(round_trip_request(wire::ListRequest{false})).threads);
   round_trip_request(wire::Ping{});
+  CHECK(std::get<wire::LookupReal>(round_trip_request(wire::LookupReal{31999})).real == 31999);
+}
+
+TEST_CASE("wire: every request fits the library's send buffer; Reaped is 32 bytes", "[wire]") {
+  // libvproc sizes its stack buffers by these (daemon_link.cc).
+  alignas(8) char buf[wire::kRequestFrameBytes];
+  const wire::Request all[] = {
+      wire::Hello{wire::kProtocolVersion, 0x7fffffff, 0x7fffffff},
+      wire::Spawned{0x7fffffff, 4194303, 0x7fffffff, true},
+      wire::Reaped{0x7fffffff},
+      wire::LeaseRequest{0xffffffff},
+      wire::Lookup{0x7fffffff},
+      wire::Signal{-0x7fffffffll, 64},
+      wire::ListRequest{true},
+      wire::Ping{},
+      wire::LookupReal{4194303},
+  };
+  for (const wire::Request& r : all) CHECK(wire::encode(r, buf, sizeof buf) > 0);
+  CHECK(wire::encode(wire::Request(wire::Reaped{0x7fffffff}), buf, 32) == 32);
+  CHECK(wire::encode(wire::Request(wire::Reaped{4194305}), buf, 32) == 32);
 }
 
 TEST_CASE("wire: every small reply survives encode and decode", "[wire]") {
