@@ -19,10 +19,36 @@
 
 namespace vproc::lib {
 
+namespace {
+
+int my_real_tid() {
+  if (t_real_tid == 0) t_real_tid = int(raw::sys(SYS_gettid));
+  return t_real_tid;
+}
+
+// Ends the plan the caller's fork_prepare() made (the one for vpid `v`). Reads
+// before it writes: an unchanged page causes no copy-on-write fault.
+void fork_plan_done(VPid v) {
+  ProcessState& st = state();
+  if (t_real_tid != 0 && st.fork_owner.load(std::memory_order_relaxed) == t_real_tid && st.fork_v == v)
+    st.fork_owner.store(0, std::memory_order_release);
+  else if (t_fork.pending)
+    t_fork.pending = false;
+}
+
+}  // namespace
+
 VPid fork_prepare() {
   ProcessState& st = state();
   VPid v = take_vpid();
-  t_fork = ForkInFlight{v, st.self.value, st.self_real, true};
+  int me = my_real_tid(), free = 0;
+  if (st.fork_owner.compare_exchange_strong(free, me, std::memory_order_acq_rel)) {
+    st.fork_v = v;
+    st.fork_parent = st.self.value;
+    st.fork_parent_real = st.self_real;
+  } else {
+    t_fork = ForkInFlight{v, st.self.value, st.self_real, true};
+  }
   return v;
 }
 
@@ -41,8 +67,10 @@ VPROC_FORK_CHILD_PATH void fork_child_setup(VPid v, uint32_t parent, RealPid par
   // The forking thread is this process's main (and only) thread now.
   if (own_tls) {
     t_vtid = st.self.value;
+    t_real_tid = int(real.value);
     t_fork.pending = false;
   }
+  if (st.fork_owner.load(std::memory_order_relaxed) != 0) st.fork_owner.store(0, std::memory_order_relaxed);
   link_after_fork_child();
 }
 
@@ -75,6 +103,12 @@ VPROC_FORK_CHILD_PATH void fork_child_finish() {
   }
   if (t_fork.pending) {
     fork_child_setup(t_fork.v, t_fork.parent, t_fork.parent_real);
+    return;
+  }
+  // The plan on the shared page is ours if our thread (its tid, copied into
+  // this child with its TLS) claimed it; another thread's plan is not.
+  if (t_real_tid != 0 && st.fork_owner.load(std::memory_order_relaxed) == t_real_tid) {
+    fork_child_setup(st.fork_v, st.fork_parent, st.fork_parent_real);
     return;
   }
   // Already done: the identity matches the kernel's pid.
@@ -130,7 +164,7 @@ void child_reaped(pid_t shown) {
 
 pid_t fork_parent_done(VPid v, pid_t real, bool own_child) {
   ProcessState& st = state();
-  t_fork.pending = false;
+  fork_plan_done(v);
   if (real < 0) {
     give_back_vpid(v);
     return real;

@@ -28,6 +28,7 @@ namespace vproc::lib {
 constinit ProcessState g_process_state;
 __thread uint32_t t_vtid __attribute__((tls_model("initial-exec"))) = 0;
 __thread ForkInFlight t_fork __attribute__((tls_model("initial-exec")));
+__thread int t_real_tid __attribute__((tls_model("initial-exec")));
 
 namespace {
 

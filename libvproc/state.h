@@ -93,6 +93,15 @@ struct alignas(4096) ProcessState {  // page-aligned: fork writes only its first
   int deferred_count = 0;
   uint32_t deferred_reaped[kMaxDeferred] = {};
 
+  // The fork in progress (fork_identity.cc), claimed with the forking thread's
+  // real tid. Here rather than in TLS because the parent writes this page after
+  // every fork anyway; a thread that finds it taken (another thread forking, or
+  // a signal handler forking inside a fork) uses its own t_fork.
+  std::atomic<int> fork_owner{0};
+  VPid fork_v;
+  uint32_t fork_parent = 0;
+  RealPid fork_parent_real;
+
   // Everything above is what fork() writes, in the parent and in the child: kept
   // together so that the copy-on-write faults a fork causes touch one page of this
   // state, not several (measured: each fault costs microseconds in a VM).
@@ -146,6 +155,9 @@ struct ForkInFlight {
   bool pending = false;
 };
 extern __thread ForkInFlight t_fork __attribute__((tls_model("initial-exec")));
+// This thread's real tid, cached on first need (written once per thread, so a
+// fork does not dirty the TLS page). A fork child's thread sets its own.
+extern __thread int t_real_tid __attribute__((tls_model("initial-exec")));
 
 // Runs the constructor's work if it has not run yet (wrappers called from other
 // libraries' constructors). Returns true when virtual PIDs are active.
