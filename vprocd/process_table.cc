@@ -208,7 +208,13 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
   if (msg.thread && real == peer.pid)
     return Status::failure(EINVAL, strf("spawned: thread %u is the main thread of its process", real.value));
 
-  int fd = open_pidfd(real, msg.thread);
+  // A thread's end is seen through its pidfd. A child process is not watched:
+  // its parent (under vproc) sends Reaped when it has waited for it, and the
+  // sweep polls for one reaped some other way (auto-reaping, a parent that died
+  // first). An exit watch per child woke this daemon once more per fork,
+  // competing with the forking program for the CPUs.
+  constexpr int kNotWatched = -EAGAIN;
+  int fd = msg.thread ? open_pidfd(real, true) : kNotWatched;
   ProcStat st;
   bool present = fd != -ESRCH && (msg.thread ? read_task_stat(peer.pid, real, st) : read_proc_stat(real, st));
   if (!present && msg.thread && fd != -ESRCH && read_proc_stat(real, st)) {
@@ -243,7 +249,8 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
                                          peer.pid.value));
     }
   }
-  if (fd < 0) log_.warning("pidfd_open(%u): %s; its exit is noticed by polling", real.value, strerror(-fd));
+  if (fd < 0 && fd != kNotWatched)
+    log_.warning("pidfd_open(%u): %s; its exit is noticed by polling", real.value, strerror(-fd));
   ProcessRecord rec;
   rec.vpid = v;
   rec.real = real;
@@ -256,7 +263,7 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
   rec.state = RecordState::Alive;
   rec.thread = msg.thread;
   rec.tgid = msg.thread ? sender : v;
-  rec.pidfd = fd;
+  rec.pidfd = fd >= 0 ? fd : -1;
   leases_.take(sender, v);
   install(rec);
   log_.event("registered %s vpid %u = pid %u (parent %u, by vpid %u)", kind(msg.thread), v.value, real.value,

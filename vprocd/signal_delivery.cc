@@ -16,15 +16,33 @@ namespace vproc::daemon {
 namespace {
 
 Status signal_one(const ProcessRecord& rec, const ProcUids& caller, int signo, int64_t target) {
-  if (!rec.live() || rec.pidfd < 0) return Status::failure(ESRCH, strf("no such process %lld", (long long)target));
+  const Status gone = Status::failure(ESRCH, strf("no such process %lld", (long long)target));
+  if (!rec.live()) return gone;
+  // Through a pidfd: it names exactly this process even if the pid was reused.
+  // Records without one of their own (child processes, see spawned()) get one
+  // now, opened before the start time is checked, so that what is checked and
+  // what is signalled are the same process.
+  int own = -1;
+  int fd = rec.pidfd;
+  if (fd < 0) {
+    own = fd = open_pidfd(rec.real, rec.thread);
+    ProcStat st;
+    if (fd < 0 || !read_proc_stat(rec.real, st) || st.start_ticks != rec.start_ticks) {
+      if (own >= 0) close(own);
+      return gone;
+    }
+  }
   ProcUids t;
-  if (!read_proc_uids(rec.real, t)) return Status::failure(ESRCH, strf("no such process %lld", (long long)target));
-  if (!may_signal(caller, t))
-    return Status::failure(EPERM, strf("not permitted to signal %lld", (long long)target));
-  // Through the pidfd: it names exactly this process even if the pid was reused.
-  int r = signal_pidfd(rec.pidfd, signo, rec.thread);
-  if (r < 0) return Status::failure(-r, strf("cannot signal %lld: %s", (long long)target, strerror(-r)));
-  return Status::success();
+  Status result = Status::success();
+  if (!read_proc_uids(rec.real, t)) {
+    result = gone;
+  } else if (!may_signal(caller, t)) {
+    result = Status::failure(EPERM, strf("not permitted to signal %lld", (long long)target));
+  } else if (int r = signal_pidfd(fd, signo, rec.thread); r < 0) {
+    result = Status::failure(-r, strf("cannot signal %lld: %s", (long long)target, strerror(-r)));
+  }
+  if (own >= 0) close(own);
+  return result;
 }
 
 // Every process in group `pgrp` (vproc or not), each checked like kill(2) would.

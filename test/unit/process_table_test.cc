@@ -122,7 +122,9 @@ TEST_CASE("process table: Spawned registers a child under a leased vpid", "[proc
   CHECK(rec->real == c.real());
   CHECK(rec->parent == self.value);
   CHECK(rec->state == RecordState::Alive);
-  CHECK(rec->pidfd >= 0);
+  // A child process holds no pidfd: its parent reports the reap, the sweep polls.
+  CHECK(rec->pidfd == -1);
+  CHECK(d.watch.watched.count(v.value) == 0);
   CHECK(d.view().vpid_of(c.real()) == v);
   CHECK(d.table->leases().holder_of(v) == VPid{});  // no longer leased: used
   CHECK(d.table->live_processes() == 2);
@@ -160,6 +162,34 @@ TEST_CASE("process table: Spawned registers a child under a leased vpid", "[proc
     CHECK(d.table->spawned(me, wire::Spawned{lease.first, 0, 1, false}).err == EINVAL);
     CHECK(d.table->spawned(me, wire::Spawned{lease.first, kRealPidLimit, 1, false}).err == EINVAL);
   }
+}
+
+TEST_CASE("process table: a child reaped without a Reaped message is retired by the sweep", "[process_table]") {
+  // Child processes are not watched through a pidfd (one daemon wake-up less per
+  // fork): a child reaped by someone who never tells (auto-reaping, a parent that
+  // died first) is found by the sweep's polling.
+  DaemonState d;
+  Peer me = self_peer();
+  wire::Lease lease;
+  VPid self = d.hello(me, &lease);
+  Child c;
+  VPid v = spawn(d, me, self, lease, c);
+
+  d.table->sweep();  // alive: untouched
+  CHECK(d.table->find(v)->state == RecordState::Alive);
+
+  c.exit_with(5);
+  c.await_zombie();
+  d.table->sweep();  // a zombie: still a pid for wait()
+  CHECK(d.table->find(v)->state == RecordState::Zombie);
+  CHECK(d.view().vpid_of(c.real()) == v);
+
+  CHECK(WEXITSTATUS(c.reap()) == 5);  // and nobody sends Reaped
+  d.table->sweep();
+  const ProcessRecord* rec = d.table->find(v);
+  CHECK((rec == nullptr || rec->state == RecordState::Retired));
+  CHECK(d.view().vpid_of(c.real()) == VPid{});
+  CHECK(d.table->live_processes() == 1);
 }
 
 TEST_CASE("process table: exit, Reaped, sweep: Alive -> Zombie -> Retired -> Free", "[process_table]") {
