@@ -112,8 +112,10 @@ int fcntl_common(Real& real, int fd, int cmd, void* arg) {
   return real(fd, cmd, arg);
 }
 
-// SCM_CREDENTIALS in a received message: the sender's pid.
-void creds_to_virtual(struct msghdr* msg) {
+// Calls f(cred) for each SCM_CREDENTIALS control message in `msg`; when f
+// returns true, the (changed) credentials are written back.
+template <typename F>
+void for_each_ucred(struct msghdr* msg, F f) {
   if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr)) return;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
@@ -121,39 +123,37 @@ void creds_to_virtual(struct msghdr* msg) {
       continue;
     struct ucred cred;
     __builtin_memcpy(&cred, CMSG_DATA(c), sizeof cred);
-    if (cred.pid <= 0) continue;
-    cred.pid = to_virtual_pid(cred.pid);
-    __builtin_memcpy(CMSG_DATA(c), &cred, sizeof cred);
+    if (f(cred)) __builtin_memcpy(CMSG_DATA(c), &cred, sizeof cred);
   }
+}
+
+// SCM_CREDENTIALS in a received message: the sender's pid.
+void creds_to_virtual(struct msghdr* msg) {
+  for_each_ucred(msg, [](struct ucred& cred) {
+    if (cred.pid <= 0) return false;
+    cred.pid = to_virtual_pid(cred.pid);
+    return true;
+  });
 }
 
 // Does an outgoing message claim credentials with a virtual pid? The kernel
 // accepts only the sender's real pid there (or any, with CAP_SYS_ADMIN).
 bool has_virtual_creds(const struct msghdr* msg) {
-  if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr)) return false;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
-        c->cmsg_len < CMSG_LEN(sizeof(struct ucred)))
-      continue;
-    struct ucred cred;
-    __builtin_memcpy(&cred, CMSG_DATA(c), sizeof cred);
-    if (is_virtual_number(cred.pid)) return true;
-  }
-  return false;
+  bool found = false;
+  for_each_ucred(const_cast<struct msghdr*>(msg), [&](struct ucred& cred) {
+    found = found || is_virtual_number(cred.pid);
+    return false;
+  });
+  return found;
 }
 
 void creds_to_real(struct msghdr* msg) {
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
-        c->cmsg_len < CMSG_LEN(sizeof(struct ucred)))
-      continue;
-    struct ucred cred;
-    __builtin_memcpy(&cred, CMSG_DATA(c), sizeof cred);
+  for_each_ucred(msg, [](struct ucred& cred) {
     long real = is_virtual_number(cred.pid) ? to_real_pid(cred.pid) : cred.pid;
-    if (real <= 0) continue;  // nobody's vpid: the kernel refuses it (EPERM) as it is
+    if (real <= 0) return false;  // nobody's vpid: the kernel refuses it (EPERM) as it is
     cred.pid = pid_t(real);
-    __builtin_memcpy(CMSG_DATA(c), &cred, sizeof cred);
-  }
+    return true;
+  });
 }
 
 }  // namespace
