@@ -16,12 +16,9 @@ for f in bin/vprocd bin/vproc-run bin/vproc lib/libvproc.so bench/getpid_bench b
 done
 
 tmp=$(mktemp -d /tmp/vproc-bench.XXXXXX)
+source "$repo/scripts/lib/daemon.sh"
 cleanup() {
-  local pid
-  if pid=$(cat "$tmp/vprocd.pid" 2>/dev/null) && [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true   # vprocd removes its pidfile as it exits
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  stop_daemon "$tmp/vprocd.pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

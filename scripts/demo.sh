@@ -15,15 +15,12 @@ if [[ -t 1 ]]; then bold=$'\033[1m' dim=$'\033[2m' plain=$'\033[0m'; else bold= 
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 show() { printf '%s$ %s%s\n' "$dim" "$*" "$plain"; "$@"; }
 
+source "$repo/scripts/lib/daemon.sh"   # stop_daemon, wait_gone
 tmp=$(mktemp -d /tmp/vproc-demo.XXXXXX)
 ticker_pid=
 cleanup() {
   [[ -n $ticker_pid ]] && kill "$ticker_pid" 2>/dev/null || true
-  local pid
-  if pid=$(cat "$tmp/vprocd.pid" 2>/dev/null) && [[ -n $pid ]]; then
-    kill "$pid" 2>/dev/null || true   # vprocd removes its pidfile as it exits
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  stop_daemon "$tmp/vprocd.pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -96,6 +93,6 @@ show vproc-run bash "$tmp/job.sh"
 say "Stopping the daemon"
 daemon_pid=$(cat "$tmp/vprocd.pid")
 show kill "$daemon_pid"
-for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+wait_gone "$daemon_pid" || true
 show vproc status || echo "(vproc status exits $? when no daemon answers)"
 say "Done"

@@ -11,14 +11,7 @@ failures=0
 bg_pid=
 unset VPROC_LIB   # the tools must find the build tree's library by themselves
 
-stop_daemon() {  # pidfile
-  [[ -s $1 ]] || return 0
-  local pid
-  pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
-  kill -KILL "$pid" 2>/dev/null
-}
+source "$(dirname "$0")/../scripts/lib/daemon.sh"   # stop_daemon
 cleanup() {
   [[ -n $bg_pid ]] && kill -KILL "$bg_pid" 2>/dev/null
   stop_daemon "$tmp/vprocd.pid"
