@@ -47,13 +47,21 @@ VPROC_EXPORT pid_t gettid() noexcept {
   return pid_t(current_vtid());
 }
 
-VPROC_EXPORT pid_t getpgid(pid_t pid) noexcept {
-  if (!active()) return real_getpgid(pid);
+namespace {
+
+// getpgid/getsid: a process argument (0: the caller) in, a group or session id out.
+template <typename Real>
+pid_t group_of(pid_t pid, Real& real) {
+  if (!active()) return real(pid);
   long r = pid == 0 ? 0 : to_real_pid(pid);
   if (r < 0) return fail_errno(int(r));
-  pid_t g = real_getpgid(pid_t(r));
-  return g < 0 ? g : to_virtual_pgid(g);
+  pid_t id = real(pid_t(r));
+  return id < 0 ? id : to_virtual_pgid(id);
 }
+
+}  // namespace
+
+VPROC_EXPORT pid_t getpgid(pid_t pid) noexcept { return group_of(pid, real_getpgid); }
 
 VPROC_EXPORT pid_t getpgrp() noexcept {
   if (!active()) return real_getpgrp();
@@ -72,13 +80,7 @@ VPROC_EXPORT int setpgid(pid_t pid, pid_t pgid) noexcept {
 
 VPROC_EXPORT int setpgrp() noexcept { return setpgid(0, 0); }
 
-VPROC_EXPORT pid_t getsid(pid_t pid) noexcept {
-  if (!active()) return real_getsid(pid);
-  long r = pid == 0 ? 0 : to_real_pid(pid);
-  if (r < 0) return fail_errno(int(r));
-  pid_t s = real_getsid(pid_t(r));
-  return s < 0 ? s : to_virtual_pgid(s);
-}
+VPROC_EXPORT pid_t getsid(pid_t pid) noexcept { return group_of(pid, real_getsid); }
 
 // The new session (and group) id is the caller's pid: its vpid for the program.
 VPROC_EXPORT pid_t setsid() noexcept {
