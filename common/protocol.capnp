@@ -18,13 +18,55 @@ struct Request {
     list @6 :Bool;             # true: include threads
     ping @7 :Void;
     lookupReal @8 :UInt32;     # real pid on this node -> its vpid (drains like lookup)
+    checkpoint @9 :CheckpointRequest;       # tool: checkpoint a process (reply when done)
+    checkpointJob @10 :CheckpointJob;       # a snapshot writer: what am I to write?
+    checkpointResult @11 :CheckpointResult; # a snapshot writer: the outcome
+    restored @12 :Restored;                 # vproc restore: this pid continues vpid
+    checkpointPolicy @13 :CheckpointPolicy; # vproc-run: periodic checkpoints of a vpid
   }
+}
+
+struct CheckpointRequest {
+  vpid @0 :UInt32;
+  path @1 :Text;               # absolute path of the image to write
+  flags @2 :UInt32;            # 1: stop the process once the image is complete; 2: embed files
+}
+
+struct CheckpointJob {
+  vpid @0 :UInt32;
+  requestId @1 :UInt32;        # from the checkpoint signal's si_value
+}
+
+struct CheckpointResult {
+  requestId @0 :UInt32;
+  vpid @1 :UInt32;
+  errno @2 :Int32;             # 0: the image is complete at its path
+  message @3 :Text;
+  imageBytes @4 :UInt64;
+  dataBytes @5 :UInt64;
+  frozenNs @6 :UInt64;
+  writeNs @7 :UInt64;
+  path @8 :Text;
+}
+
+struct Restored {
+  vpid @0 :UInt32;
+  parent @1 :UInt32;
+  real @2 :UInt32;             # the restoring process (it execs the restorer, keeping its pid)
+}
+
+struct CheckpointPolicy {
+  vpid @0 :UInt32;
+  intervalMs @1 :UInt32;       # 0: none
+  keep @2 :UInt32;             # images to keep (oldest removed)
+  dir @3 :Text;
 }
 
 struct Hello {
   protocol @0 :UInt32;
   vpid @1 :UInt32;             # 0: allocate one for the caller; else re-register it
   parent @2 :UInt32;           # parent's vpid, or its real pid when not under vproc
+  ckptSignal @3 :UInt32;       # the signal that asks this process for a checkpoint (0: none)
 }
 
 struct Spawned {
@@ -48,7 +90,14 @@ struct Reply {
     lookup @4 :Where;
     list @5 :List(Entry);
     pong @6 :Pong;
+    checkpointSpec @7 :CheckpointSpec;
+    checkpointDone @8 :CheckpointResult;
   }
+}
+
+struct CheckpointSpec {
+  path @0 :Text;
+  flags @1 :UInt32;
 }
 
 struct Error {

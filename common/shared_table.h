@@ -90,6 +90,7 @@ class TableView {
   explicit TableView(const void* base) : base_(static_cast<const char*>(base)) {}
 
   bool mapped() const { return base_ != nullptr; }
+  const void* base() const { return base_; }
   const TableHeader& header() const { return *reinterpret_cast<const TableHeader*>(base_); }
   uint32_t node_index() const { return header().node_index; }
 

@@ -52,6 +52,8 @@ void Text<N>::set(const char* p) {
 }
 template struct Text<64>;
 template struct Text<200>;
+template struct Text<400>;
+template struct Text<kPathTextBytes>;
 
 size_t frame_size(const void* buf, size_t have) noexcept {
   if (have < 4) return 0;
@@ -66,11 +68,59 @@ size_t frame_size(const void* buf, size_t have) noexcept {
   return total > kMaxFrameBytes ? SIZE_MAX : size_t(total);
 }
 
+namespace {
+
+void set_result(proto::CheckpointResult::Builder b, const CheckpointResult& m) {
+  b.setRequestId(m.request_id);
+  b.setVpid(m.vpid);
+  b.setErrno(m.err);
+  b.setMessage(m.message.s);
+  b.setImageBytes(m.image_bytes);
+  b.setDataBytes(m.data_bytes);
+  b.setFrozenNs(m.frozen_ns);
+  b.setWriteNs(m.write_ns);
+  b.setPath(m.path.s);
+}
+
+CheckpointResult get_result(proto::CheckpointResult::Reader r) {
+  CheckpointResult m;
+  m.request_id = r.getRequestId();
+  m.vpid = r.getVpid();
+  m.err = r.getErrno();
+  m.message.set(r.getMessage().cStr(), r.getMessage().size());
+  m.image_bytes = r.getImageBytes();
+  m.data_bytes = r.getDataBytes();
+  m.frozen_ns = r.getFrozenNs();
+  m.write_ns = r.getWriteNs();
+  m.path.set(r.getPath().cStr(), r.getPath().size());
+  return m;
+}
+
+// Messages carrying paths need a bigger first segment than the library's
+// fork-path messages (which are kept to kRequestFrameBytes).
+bool is_large(const Request& req) {
+  return std::holds_alternative<CheckpointRequest>(req) || std::holds_alternative<CheckpointResult>(req) ||
+         std::holds_alternative<CheckpointPolicy>(req);
+}
+
+size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scratch, size_t words);
+
+}  // namespace
+
 size_t encode(const Request& req, void* out, size_t cap) noexcept {
+  if (is_large(req)) {
+    alignas(8) capnp::word scratch[kLargeFrameBytes / sizeof(capnp::word)];
+    return encode_into(req, out, cap, scratch, kLargeFrameBytes / sizeof(capnp::word));
+  }
+  alignas(8) capnp::word scratch[kRequestScratchWords];
+  return encode_into(req, out, cap, scratch, kRequestScratchWords);
+}
+
+namespace {
+size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scratch, size_t words) {
   try {
-    alignas(8) capnp::word scratch[kRequestScratchWords];
-    memset(scratch, 0, sizeof scratch);
-    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, kRequestScratchWords));
+    memset(scratch, 0, words * sizeof(capnp::word));
+    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, words));
     auto r = mb.initRoot<proto::Request>();
     std::visit(
         [&](const auto& m) {
@@ -80,6 +130,7 @@ size_t encode(const Request& req, void* out, size_t cap) noexcept {
             h.setProtocol(m.protocol);
             h.setVpid(m.vpid);
             h.setParent(m.parent);
+            h.setCkptSignal(m.ckpt_signal);
           } else if constexpr (std::is_same_v<T, Spawned>) {
             auto s = r.initSpawned();
             s.setVpid(m.vpid);
@@ -100,6 +151,28 @@ size_t encode(const Request& req, void* out, size_t cap) noexcept {
             r.setList(m.threads);
           } else if constexpr (std::is_same_v<T, LookupReal>) {
             r.setLookupReal(m.real);
+          } else if constexpr (std::is_same_v<T, CheckpointRequest>) {
+            auto c = r.initCheckpoint();
+            c.setVpid(m.vpid);
+            c.setPath(m.path.s);
+            c.setFlags(m.flags);
+          } else if constexpr (std::is_same_v<T, CheckpointJob>) {
+            auto c = r.initCheckpointJob();
+            c.setVpid(m.vpid);
+            c.setRequestId(m.request_id);
+          } else if constexpr (std::is_same_v<T, CheckpointResult>) {
+            set_result(r.initCheckpointResult(), m);
+          } else if constexpr (std::is_same_v<T, Restored>) {
+            auto c = r.initRestored();
+            c.setVpid(m.vpid);
+            c.setParent(m.parent);
+            c.setReal(m.real);
+          } else if constexpr (std::is_same_v<T, CheckpointPolicy>) {
+            auto c = r.initCheckpointPolicy();
+            c.setVpid(m.vpid);
+            c.setIntervalMs(m.interval_ms);
+            c.setKeep(m.keep);
+            c.setDir(m.dir.s);
           } else {
             static_assert(std::is_same_v<T, Ping>);
             r.setPing();
@@ -111,12 +184,16 @@ size_t encode(const Request& req, void* out, size_t cap) noexcept {
     return 0;
   }
 }
+}  // namespace
 
 size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
   try {
-    alignas(8) capnp::word scratch[kScratchWords];
-    memset(scratch, 0, sizeof scratch);
-    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, kScratchWords));
+    constexpr size_t kWords = kLargeFrameBytes / sizeof(capnp::word);
+    bool large = std::holds_alternative<CheckpointSpec>(rep) || std::holds_alternative<CheckpointDone>(rep);
+    alignas(8) capnp::word scratch[kWords];
+    size_t words = large ? kWords : kScratchWords;
+    memset(scratch, 0, words * sizeof(capnp::word));
+    capnp::MallocMessageBuilder mb(kj::arrayPtr(scratch, words));
     auto r = mb.initRoot<proto::Reply>();
     bool ok = true;
     std::visit(
@@ -152,6 +229,12 @@ size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
             p.setNodeName(m.node_name.s);
             p.setDaemonPid(m.daemon_pid);
             p.setProcesses(m.processes);
+          } else if constexpr (std::is_same_v<T, CheckpointSpec>) {
+            auto c = r.initCheckpointSpec();
+            c.setPath(m.path.s);
+            c.setFlags(m.flags);
+          } else if constexpr (std::is_same_v<T, CheckpointDone>) {
+            set_result(r.initCheckpointDone(), m.result);
           } else {
             static_assert(std::is_same_v<T, ListFollows>);
             ok = false;  // lists go through encode_list
@@ -173,7 +256,7 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
     switch (r.which()) {
       case proto::Request::HELLO: {
         auto h = r.getHello();
-        out = Hello{h.getProtocol(), h.getVpid(), h.getParent()};
+        out = Hello{h.getProtocol(), h.getVpid(), h.getParent(), h.getCkptSignal()};
         return true;
       }
       case proto::Request::SPAWNED: {
@@ -192,6 +275,36 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
       case proto::Request::LIST: out = ListRequest{r.getList()}; return true;
       case proto::Request::PING: out = Ping{}; return true;
       case proto::Request::LOOKUP_REAL: out = LookupReal{r.getLookupReal()}; return true;
+      case proto::Request::CHECKPOINT: {
+        auto c = r.getCheckpoint();
+        CheckpointRequest m;
+        m.vpid = c.getVpid();
+        m.flags = c.getFlags();
+        m.path.set(c.getPath().cStr(), c.getPath().size());
+        out = m;
+        return true;
+      }
+      case proto::Request::CHECKPOINT_JOB: {
+        auto c = r.getCheckpointJob();
+        out = CheckpointJob{c.getVpid(), c.getRequestId()};
+        return true;
+      }
+      case proto::Request::CHECKPOINT_RESULT: out = get_result(r.getCheckpointResult()); return true;
+      case proto::Request::RESTORED: {
+        auto c = r.getRestored();
+        out = Restored{c.getVpid(), c.getParent(), c.getReal()};
+        return true;
+      }
+      case proto::Request::CHECKPOINT_POLICY: {
+        auto c = r.getCheckpointPolicy();
+        CheckpointPolicy m;
+        m.vpid = c.getVpid();
+        m.interval_ms = c.getIntervalMs();
+        m.keep = c.getKeep();
+        m.dir.set(c.getDir().cStr(), c.getDir().size());
+        out = m;
+        return true;
+      }
     }
     return false;  // a union member this version does not know
   } catch (...) {
@@ -237,6 +350,15 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
         return true;
       }
       case proto::Reply::LIST: out = ListFollows{}; return true;
+      case proto::Reply::CHECKPOINT_SPEC: {
+        auto c = r.getCheckpointSpec();
+        CheckpointSpec m;
+        m.flags = c.getFlags();
+        m.path.set(c.getPath().cStr(), c.getPath().size());
+        out = m;
+        return true;
+      }
+      case proto::Reply::CHECKPOINT_DONE: out = CheckpointDone{get_result(r.getCheckpointDone())}; return true;
       case proto::Reply::PONG: {
         auto p = r.getPong();
         Pong o;

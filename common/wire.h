@@ -17,7 +17,7 @@
 
 namespace vproc::wire {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 // Largest frame a peer may send; bigger prefixes are a protocol error.
 inline constexpr size_t kMaxFrameBytes = 64u << 20;
 // Enough for any small message, on the stack.
@@ -26,11 +26,14 @@ inline constexpr size_t kSmallFrameBytes = 512;
 // The library's send path uses this smaller size: after fork() each stack page
 // the parent touches is a copy-on-write fault.
 inline constexpr size_t kRequestFrameBytes = 128;
+// Enough for any message with paths (checkpoint messages).
+inline constexpr size_t kLargeFrameBytes = 4096;
 
 struct Hello {
   uint32_t protocol = kProtocolVersion;
   uint32_t vpid = 0;
   uint32_t parent = 0;
+  uint32_t ckpt_signal = 0;
 };
 struct Spawned {
   uint32_t vpid = 0, real = 0, parent = 0;
@@ -58,9 +61,6 @@ struct LookupReal {
   uint32_t real = 0;
 };
 
-using Request =
-    std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping, LookupReal>;
-
 // Fixed-size text, so small replies need no allocation.
 template <size_t N>
 struct Text {
@@ -68,6 +68,34 @@ struct Text {
   void set(const char* p, size_t len);
   void set(const char* p);
 };
+
+// Checkpoint messages (they carry paths: encoded with kLargeFrameBytes).
+inline constexpr size_t kPathTextBytes = 1024;
+struct CheckpointRequest {
+  uint32_t vpid = 0, flags = 0;
+  Text<kPathTextBytes> path;
+};
+struct CheckpointJob {
+  uint32_t vpid = 0, request_id = 0;
+};
+struct CheckpointResult {
+  uint32_t request_id = 0, vpid = 0;
+  int32_t err = 0;
+  uint64_t image_bytes = 0, data_bytes = 0, frozen_ns = 0, write_ns = 0;
+  Text<400> message;
+  Text<kPathTextBytes> path;
+};
+struct Restored {
+  uint32_t vpid = 0, parent = 0, real = 0;
+};
+struct CheckpointPolicy {
+  uint32_t vpid = 0, interval_ms = 0, keep = 0;
+  Text<kPathTextBytes> dir;
+};
+
+using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping,
+                             LookupReal, CheckpointRequest, CheckpointJob, CheckpointResult, Restored,
+                             CheckpointPolicy>;
 
 struct Ok {};
 struct Error {
@@ -96,7 +124,16 @@ struct Pong {
 // Marks a reply that holds a process list: read it with decode_list().
 struct ListFollows {};
 
-using Reply = std::variant<Ok, Error, HelloOk, Lease, Where, Pong, ListFollows>;
+struct CheckpointSpec {
+  uint32_t flags = 0;
+  Text<kPathTextBytes> path;
+};
+struct CheckpointDone {
+  CheckpointResult result;
+};
+
+using Reply = std::variant<Ok, Error, HelloOk, Lease, Where, Pong, ListFollows, CheckpointSpec,
+                           CheckpointDone>;
 
 struct ProcessEntry {
   uint32_t vpid = 0, node_index = 0, real = 0, parent = 0, uid = 0, tgid = 0;

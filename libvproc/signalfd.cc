@@ -1,5 +1,6 @@
 // signalfd(2) and reads from one: each struct signalfd_siginfo read carries the
-// sender's real pid in ssi_pid, rewritten to its vpid here.
+// sender's real pid in ssi_pid, rewritten to its vpid here. A signalfd never
+// takes the checkpoint signal (ckpt_signal_guard.h).
 //
 // read() and readv() are wrapped for every descriptor, so their fast path is a
 // single bit test (signalfd_fds.h) before the real call.
@@ -15,6 +16,7 @@
 
 #include <cstddef>
 
+#include "ckpt_signal_guard.h"
 #include "libc_boundary.h"
 #include "proc_text.h"
 #include "raw_syscall.h"
@@ -105,7 +107,8 @@ bool is_signalfd_link(const char* target, long len) {
 }  // namespace
 
 VPROC_EXPORT int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
-  int r = real_signalfd(fd, mask, flags);
+  sigset_t clean;
+  int r = real_signalfd(fd, without_ckpt_signal(mask, clean), flags);
   if (r >= 0 && active()) set_signalfd_mark(r, true);
   return r;
 }
@@ -159,6 +162,11 @@ void adopt_inherited_signalfds() {
 namespace sys {
 
 long signalfd4(int fd, const void* mask, size_t masksize, int flags) {
+  uint64_t clean;
+  if (mask && masksize == sizeof clean) {
+    clean = without_ckpt_signal(*static_cast<const uint64_t*>(mask));
+    mask = &clean;
+  }
   long r = raw::sys(SYS_signalfd4, fd, mask, masksize, flags);
   if (r >= 0 && active()) set_signalfd_mark(int(r), true);
   return r;

@@ -9,11 +9,15 @@
 // shows the program's function, never the trampoline.
 //
 // Handlers without SA_SIGINFO get no siginfo and are installed untouched.
+//
+// The checkpoint signal is the exception: its disposition is emulated, and
+// no handler's sa_mask may block it (ckpt_signal_guard.h).
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 
+#include "ckpt_signal_guard.h"
 #include "libc_boundary.h"
 #include "raw_syscall.h"
 #include "real_fn.h"
@@ -123,6 +127,16 @@ long install_sigaction(int sig, const Act* act, Act* oact, Install install) {
 
 template <typename Real>
 int libc_sigaction(Real& real, int sig, const struct sigaction* act, struct sigaction* oact) {
+  if (is_ckpt_signal(sig)) {
+    int r = ckpt_sigaction(sig, act, oact);
+    return r < 0 ? fail_errno(r) : 0;
+  }
+  struct sigaction clean;
+  if (act && has_ckpt_signal(&act->sa_mask)) {
+    clean = *act;
+    sigdelset(&clean.sa_mask, ckpt_signal());
+    act = &clean;
+  }
   if (!storable(sig) || !active()) return real(sig, act, oact);
   long r = install_sigaction(sig, act, oact, [&](int s, const struct sigaction* a, struct sigaction* o) {
     return real(s, a, o) == 0 ? 0L : -long(errno);
@@ -136,7 +150,9 @@ int libc_sigaction(Real& real, int sig, const struct sigaction* act, struct siga
 // and report it instead of the trampoline. `changes` is false when the call
 // leaves the disposition alone (sigset with SIG_HOLD only blocks the signal).
 template <typename Real>
-sighandler_t libc_signal(Real& real, int sig, sighandler_t handler, bool changes = true) {
+sighandler_t libc_signal(Real& real, int sig, sighandler_t handler, SignalStyle style,
+                         bool changes = true) {
+  if (is_ckpt_signal(sig)) return ckpt_signal_call(sig, handler, style);
   if (!storable(sig) || !active()) return real(sig, handler);
   uintptr_t prev = slot(sig).load(std::memory_order_acquire);
   sighandler_t old = real(sig, handler);
@@ -157,27 +173,27 @@ VPROC_EXPORT int __sigaction(int sig, const struct sigaction* act, struct sigact
 }
 
 VPROC_EXPORT sighandler_t signal(int sig, sighandler_t handler) noexcept {
-  return libc_signal(real_signal, sig, handler);
+  return libc_signal(real_signal, sig, handler, SignalStyle::Bsd);
 }
 
 VPROC_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) noexcept {
-  return libc_signal(real_bsd_signal, sig, handler);
+  return libc_signal(real_bsd_signal, sig, handler, SignalStyle::Bsd);
 }
 
 VPROC_EXPORT sighandler_t ssignal(int sig, sighandler_t handler) noexcept {
-  return libc_signal(real_ssignal, sig, handler);
+  return libc_signal(real_ssignal, sig, handler, SignalStyle::Bsd);
 }
 
 VPROC_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) noexcept {
-  return libc_signal(real_sysv_signal, sig, handler);
+  return libc_signal(real_sysv_signal, sig, handler, SignalStyle::SysV);
 }
 
 VPROC_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) noexcept {
-  return libc_signal(real___sysv_signal, sig, handler);
+  return libc_signal(real___sysv_signal, sig, handler, SignalStyle::SysV);
 }
 
 VPROC_EXPORT sighandler_t sigset(int sig, sighandler_t disp) noexcept {
-  return libc_signal(real_sigset, sig, disp, disp != SIG_HOLD);
+  return libc_signal(real_sigset, sig, disp, SignalStyle::Sigset, disp != SIG_HOLD);
 }
 
 namespace vproc::lib::sys {
@@ -189,6 +205,13 @@ long rt_sigaction(int sig, const void* act, void* oact, size_t sigsetsize) {
   // The kernel rejects other mask sizes before looking at anything else.
   if (!storable(sig) || sigsetsize != sizeof(uint64_t) || !active())
     return raw::sys(SYS_rt_sigaction, sig, act, oact, sigsetsize);
+  if (is_ckpt_signal(sig)) return ckpt_rt_sigaction(sig, act, oact);
+  KernelSigaction clean;
+  if (act) {
+    clean = *static_cast<const KernelSigaction*>(act);
+    clean.mask = without_ckpt_signal(clean.mask);
+    act = &clean;
+  }
   return install_sigaction(sig, static_cast<const KernelSigaction*>(act),
                            static_cast<KernelSigaction*>(oact), raw_install);
 }

@@ -11,6 +11,7 @@
 
 #include <variant>
 
+#include "ckpt_handler.h"
 #include "daemon_link.h"
 #include "diag.h"
 #include "env_inject.h"
@@ -89,7 +90,7 @@ bool hello(ProcessState& st, uint32_t vpid_hint, long real_ppid, bool quiet) {
   // The parent as the daemon should record it: its vpid when it is ours.
   uint32_t parent = uint32_t(to_virtual_pid(pid_t(real_ppid)));
   wire::Reply reply;
-  int r = round_trip(wire::Hello{wire::kProtocolVersion, vpid_hint, parent}, reply);
+  int r = round_trip(wire::Hello{wire::kProtocolVersion, vpid_hint, parent, uint32_t(ckpt_signal_number())}, reply);
   if (r) {
     if (!quiet)
       diag({"no daemon at ", st.socket_path, " (", errno_text(-r), "); running without virtual PIDs"});
@@ -156,6 +157,7 @@ bool run_init() {
   }
   if (raw::sys(SYS_gettid) == real_pid) t_vtid = st.self.value;
   install_fork_handler();
+  ckpt_install();
   return true;
 }
 

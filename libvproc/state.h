@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "children.h"
+#include "ckpt_state.h"
 #include "pid_types.h"
 #include "shared_table.h"
 #include "wire.h"
@@ -132,6 +133,8 @@ struct alignas(4096) ProcessState {  // page-aligned: fork writes only its first
   char socket_path[108] = {};
   char table_path[128] = {};
   char lib_path[PATH_MAX] = {};  // this library, re-injected into LD_PRELOAD on exec
+
+  CkptState ckpt;  // the checkpointer (ckpt_*.cc)
 };
 
 // The state: the only global of the library (hidden). Inline access keeps

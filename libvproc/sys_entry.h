@@ -18,6 +18,10 @@ namespace vproc::lib::sys {
 
 // rt_sigaction(2) with the kernel's struct sigaction (signals.cc).
 long rt_sigaction(int sig, const void* act, void* oact, size_t sigsetsize);
+// rt_sigprocmask(2) and rt_sigsuspend(2): never blocking the checkpoint
+// signal (ckpt_mask_guard.cc).
+long rt_sigprocmask(int how, const void* set, void* old, size_t sigsetsize);
+long rt_sigsuspend(const void* mask, size_t sigsetsize);
 // rt_sigtimedwait(2) (signal_wait.cc).
 long rt_sigtimedwait(const void* set, siginfo_t* info, const void* timeout, size_t sigsetsize);
 // signalfd4(2); signalfd(2) is signalfd4 with flags 0 (signalfd.cc).

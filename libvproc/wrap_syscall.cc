@@ -112,6 +112,9 @@ long dispatch(long n, const long a[6]) {
           sys::pidfd_send_signal(int(a[0]), int(a[1]), ptr<const siginfo_t>(a[2]), unsigned(a[3])));
     case SYS_rt_sigaction:
       return libc_result(sys::rt_sigaction(int(a[0]), ptr<const void>(a[1]), ptr<void>(a[2]), size_t(a[3])));
+    case SYS_rt_sigprocmask:
+      return libc_result(sys::rt_sigprocmask(int(a[0]), ptr<const void>(a[1]), ptr<void>(a[2]), size_t(a[3])));
+    case SYS_rt_sigsuspend: return libc_result(sys::rt_sigsuspend(ptr<const void>(a[0]), size_t(a[1])));
     case SYS_rt_sigtimedwait:
       return libc_result(
           sys::rt_sigtimedwait(ptr<const void>(a[0]), ptr<siginfo_t>(a[1]), ptr<const void>(a[2]), size_t(a[3])));

@@ -1,0 +1,239 @@
+// The checkpoint signal's handler.
+//
+// On a request the handler records this thread (registers of the interrupted
+// code are in the signal frame; what the frame lacks, PITFALLS 10/7/8/9: FS/GS
+// base, clear_child_tid, robust list, rseq) and saves its own callee-saved
+// registers with vproc_ckpt_save(). It then freezes itself in a vfork-like
+// helper that forks the snapshot: a copy-on-write copy of the whole process,
+// which writes the image while we continue (ckpt_writer.cc). The freeze lasts
+// the fork plus reading the fd table. When an image is restored, the restorer
+// jumps back into vproc_ckpt_save() with the restore info: the handler then
+// finishes the restore (ckpt_restore.cc) and returns, and the kernel's
+// rt_sigreturn reinstates the interrupted code's registers, FPU/AVX state,
+// signal mask and alternate stack from the frame.
+#include "ckpt_handler.h"
+
+#include <asm/prctl.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/prctl.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ckpt_internal.h"
+#include "diag.h"
+#include "libc_boundary.h"
+#include "raw_syscall.h"
+#include "state.h"
+#include "vtid.h"
+
+extern "C" {
+long vproc_ckpt_save(vproc::lib::ResumeRegs* r) __attribute__((returns_twice));
+long vproc_ckpt_clone_vfork(void* stack_top);
+}
+
+namespace vproc::lib {
+namespace {
+
+uint64_t now_ns(clockid_t clock) {
+  struct timespec ts {};
+  raw::sys(SYS_clock_gettime, clock, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// The frame's FPU area ends with software bytes that say which XSAVE
+// components it holds and how big it is (PITFALLS 11): a restore on a CPU
+// lacking one of them would have rt_sigreturn reject the frame.
+void note_xstate(CkptThread& t, const ucontext_t* uc) {
+  const auto* fp = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.fpregs);
+  if (!fp) return;
+  uint32_t magic1, xstate_size;
+  uint64_t xfeatures;
+  memcpy(&magic1, fp + 464, 4);
+  memcpy(&xfeatures, fp + 472, 8);
+  memcpy(&xstate_size, fp + 480, 4);
+  if (magic1 != 0x46505853u) return;  // FP_XSTATE_MAGIC1: no xsave data
+  t.xfeatures = xfeatures;
+  t.xstate_size = xstate_size;
+}
+
+void capture_thread(CkptThread& t, const ucontext_t* uc) {
+  t.tid = uint32_t(raw::sys(SYS_gettid));
+  t.vtid = t_vtid ? t_vtid : state().self.value;
+  raw::sys(SYS_arch_prctl, ARCH_GET_FS, &t.fs_base);
+  raw::sys(SYS_arch_prctl, ARCH_GET_GS, &t.gs_base);
+  t.frame = reinterpret_cast<uint64_t>(uc);
+  t.ip = uint64_t(uc->uc_mcontext.gregs[REG_RIP]);
+  t.sp = uint64_t(uc->uc_mcontext.gregs[REG_RSP]);
+  t.bp = uint64_t(uc->uc_mcontext.gregs[REG_RBP]);
+  memcpy(&t.sigmask, &uc->uc_sigmask, sizeof t.sigmask);
+  t.tid_address = 0;
+  raw::sys(SYS_prctl, PR_GET_TID_ADDRESS, &t.tid_address, 0, 0, 0);
+  t.robust_list = t.robust_len = 0;
+  size_t len = 0;
+  void* head = nullptr;
+  if (raw::sys(SYS_get_robust_list, 0, &head, &len) == 0) {
+    t.robust_list = reinterpret_cast<uint64_t>(head);
+    t.robust_len = len;
+  }
+  // glibc registers one rseq area per thread at TP + __rseq_offset (PITFALLS 8);
+  // __rseq_size is 0 when it did not.
+  t.rseq_area = 0;
+  if (__rseq_size > 0) {
+    t.rseq_area = t.fs_base + uint64_t(__rseq_offset);
+    t.rseq_len = 32;  // glibc registers 32 bytes even when __rseq_size says 20
+    t.rseq_sig = RSEQ_SIG;
+  }
+  note_xstate(t, uc);
+}
+
+// Interval timers are per process but not inherited by fork: the snapshot
+// cannot read them, so they are taken here.
+void capture_itimers(CkptState& c) {
+  for (int which = 0; which < 3; ++which) {
+    struct itimerval v {};
+    raw::sys(SYS_getitimer, which, &v);
+    c.itimers[which][0] = int64_t(v.it_interval.tv_sec) * 1000000 + v.it_interval.tv_usec;
+    c.itimers[which][1] = int64_t(v.it_value.tv_sec) * 1000000 + v.it_value.tv_usec;
+  }
+}
+
+// Waits for the writer's final report on the sync pipe.
+void read_result(CkptState& c, CkptLocalResult& out) {
+  CkptPipeResult r{};
+  long n;
+  do n = raw::sys(SYS_read, c.sync_r, &r, sizeof r);
+  while (n == -EINTR);
+  if (n != long(sizeof r)) {
+    out.error = EIO;
+    copy_cstr(out.message, sizeof out.message, "the checkpoint writer died before finishing the image");
+    return;
+  }
+  out.error = r.error;
+  copy_cstr(out.message, sizeof out.message, r.message);
+}
+
+// Freezes this thread while the snapshot is forked; returns 0 or -errno.
+int take_snapshot(CkptState& c, bool wait_result, CkptLocalResult* result) {
+  int p[2];
+  long r = raw::sys(SYS_pipe2, p, O_CLOEXEC);
+  if (r < 0) return int(r);
+  c.sync_r = p[0];
+  c.sync_w = p[1];
+  c.helper_error = 0;
+  long m = vproc_ckpt_clone_vfork(c.helper_stack + sizeof c.helper_stack);
+  if (m > 0) raw::sys(SYS_wait4, m, nullptr, __WCLONE, nullptr);
+  c.frozen_ns = now_ns(CLOCK_MONOTONIC) - c.freeze_start_ns;
+  raw::sys(SYS_close, c.sync_w);
+  int err = m < 0 ? int(m) : -c.helper_error;
+  if (err == 0 && wait_result && result) {
+    read_result(c, *result);
+    if (result->error) err = -result->error;
+  }
+  raw::sys(SYS_close, c.sync_r);
+  c.sync_r = c.sync_w = -1;
+  return err;
+}
+
+void handler(int sig, siginfo_t* si, void* ucv) {
+  int saved_errno = errno;
+  CkptState& c = state().ckpt;
+  uint64_t value = si ? uint64_t(reinterpret_cast<uintptr_t>(si->si_value.sival_ptr)) : 0;
+  if (!si || si->si_code != SI_QUEUE || !is_ckpt_request_value(value)) {
+    forward_to_program(sig, si, ucv);  // the program's own use of this signal
+    errno = saved_errno;
+    return;
+  }
+  uint32_t id = uint32_t(value & 0xffffff), flags = uint32_t((value >> 24) & 0xff);
+  if (c.critical_depth.load(std::memory_order_acquire) > 0) {
+    c.deferred.store(id | (flags << 24) | 0x80000000u, std::memory_order_release);
+    // The outermost allow() may have run between the check and the store; if
+    // so, nobody will re-send the request: take it back and serve it now.
+    if (c.critical_depth.load(std::memory_order_acquire) > 0 ||
+        c.deferred.exchange(0, std::memory_order_acq_rel) == 0) {
+      errno = saved_errno;
+      return;
+    }
+  }
+  wait_for_populate(c);
+  run_checkpoint_callbacks();
+  c.request_id = id;
+  c.request_flags = flags;
+  c.thread_count = 1;
+  capture_thread(c.threads[0], static_cast<const ucontext_t*>(ucv));
+  capture_itimers(c);
+  c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);
+
+  long resumed = vproc_ckpt_save(&state().ckpt.threads[0].resume);
+  if (resumed == 0) {
+    CkptState& cs = state().ckpt;
+    bool local = cs.request_id == 0;
+    bool stop = cs.request_flags & kCkptStop;
+    cs.local_result.restored = false;
+    int err = take_snapshot(cs, local || stop, &cs.local_result);
+    if (local) cs.local_result.error = err ? -err : 0;
+    // --stop: the image is the process's continuation, so nothing may run
+    // after the snapshot; SIGSTOP cannot be blocked, and stops us right here.
+    if (stop && err == 0) raw::sys(SYS_kill, raw::sys(SYS_getpid), SIGSTOP);
+  } else {
+    // Everything here must come from globals: locals of this frame are the
+    // values they had when the snapshot's memory was copied.
+    finish_restore(reinterpret_cast<const vproc_restore_info*>(resumed));
+    CkptState& cs = state().ckpt;
+    cs.local_result.error = 0;
+    cs.local_result.message[0] = 0;
+    cs.local_result.restored = true;
+    run_restore_callbacks();
+  }
+  errno = saved_errno;
+}
+
+int parse_signal_env() {
+  const char* s = getenv("VPROC_CKPT_SIGNAL");
+  if (!s || !*s) return kDefaultCkptSignal;
+  int v = 0;
+  for (; *s; ++s) {
+    if (*s < '0' || *s > '9') return -1;
+    v = v * 10 + (*s - '0');
+    if (v > 64) return -1;
+  }
+  return v;
+}
+
+}  // namespace
+
+int ckpt_signal_number() {
+  // Decided before the daemon hears of us (hello() runs before ckpt_install).
+  int sig = parse_signal_env();
+  return sig > 0 && sig <= 64 && sig != 32 && sig != 33 && sig != SIGKILL && sig != SIGSTOP ? sig : 0;
+}
+
+int ckpt_install() {
+  CkptState& c = state().ckpt;
+  int sig = parse_signal_env();
+  if (sig < 0 || sig == 32 || sig == 33 || sig == SIGKILL || sig == SIGSTOP) {
+    diag({"VPROC_CKPT_SIGNAL must be a signal number (1-64, not 9, 19, 32, 33) or 0; "
+          "checkpointing is disabled in this process"});
+    return 0;
+  }
+  if (sig == 0) return 0;
+  // Through libc for SA_RESTORER (PITFALLS 12); all signals blocked while it runs;
+  // SA_RESTART so a restarted read/waitpid does not see EINTR.
+  struct sigaction sa {};
+  sa.sa_sigaction = handler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  if (real_sigaction_for_ckpt(sig, &sa) != 0) return 0;
+  c.signo = sig;
+  unblock_ckpt_signal(sig);
+  return sig;
+}
+
+}  // namespace vproc::lib

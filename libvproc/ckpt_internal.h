@@ -1,0 +1,44 @@
+// Pieces of the checkpointer shared between its files (not exported).
+#pragma once
+
+#include <signal.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ckpt_state.h"
+
+namespace vproc::lib {
+
+// What the snapshot writer reports to a waiting handler on the sync pipe
+// (one write, smaller than PIPE_BUF, so it arrives whole).
+struct CkptPipeResult {
+  int error;  // 0 or an errno value
+  char message[500];
+};
+
+inline void copy_cstr(char* out, size_t cap, const char* s) {
+  size_t i = 0;
+  for (; s && s[i] && i + 1 < cap; ++i) out[i] = s[i];
+  if (cap) out[i] = 0;
+}
+
+// ckpt_writer.cc: the snapshot process's whole life. Never returns.
+[[noreturn]] void snapshot_main();
+
+// ckpt_restore.cc: per-task and library state a new task lacks.
+void finish_restore(const vproc_restore_info* info);
+// Waits until the thread populating a lazily restored image is done (a
+// snapshot must not race it, and stores those pages anyway).
+void wait_for_populate(CkptState& c);
+
+// ckpt_signal_guard.cc: the program's view of the checkpoint signal.
+void forward_to_program(int sig, siginfo_t* si, void* uc);
+int real_sigaction_for_ckpt(int sig, const struct sigaction* sa);
+void unblock_ckpt_signal(int sig);
+
+// ckpt_hooks.cc: the C API's callbacks.
+void run_checkpoint_callbacks();
+void run_restore_callbacks();
+
+}  // namespace vproc::lib

@@ -1,0 +1,140 @@
+// The end of a restore, inside the checkpoint handler of the new process
+// (ckpt_handler.cc): what the kernel keeps per task or per process and the
+// restorer did not set, and what this library must learn about its new life.
+//
+// The restorer already rebuilt memory, mm fields, dispositions and FS base;
+// the handler's return (rt_sigreturn on the saved frame) will reinstate the
+// interrupted code's registers, FPU/AVX state, signal mask and sigaltstack.
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+
+#include "ckpt_internal.h"
+#include "ckpt_maps.h"
+#include "raw_syscall.h"
+#include "state.h"
+
+extern "C" long vproc_ckpt_clone_thread(void* stack_top, int* ctid);
+
+namespace vproc::lib {
+namespace {
+
+// glibc's per-thread registrations, lost with the old task (PITFALLS 7-9).
+void reregister_thread(const CkptThread& t, long tid) {
+  if (t.tid_address) {
+    raw::sys(SYS_set_tid_address, t.tid_address);
+    // glibc caches the tid in its thread descriptor (pthread_kill, mutex
+    // owners of this thread from now on).
+    *reinterpret_cast<int*>(t.tid_address) = int(tid);
+  }
+  if (t.robust_list) raw::sys(SYS_set_robust_list, t.robust_list, t.robust_len);
+  if (t.rseq_area) {
+    auto* r = reinterpret_cast<struct rseq*>(t.rseq_area);
+    r->cpu_id_start = 0;
+    r->cpu_id = uint32_t(RSEQ_CPU_ID_UNINITIALIZED);
+    r->rseq_cs = 0;
+    raw::sys(SYS_rseq, t.rseq_area, t.rseq_len, 0, t.rseq_sig);
+  }
+}
+
+void restore_itimers(const CkptState& c) {
+  for (int which = 0; which < 3; ++which) {
+    if (!c.itimers[which][1]) continue;
+    struct itimerval v {};
+    v.it_interval.tv_sec = c.itimers[which][0] / 1000000;
+    v.it_interval.tv_usec = c.itimers[which][0] % 1000000;
+    v.it_value.tv_sec = c.itimers[which][1] / 1000000;
+    v.it_value.tv_usec = c.itimers[which][1] % 1000000;
+    raw::sys(SYS_setitimer, which, &v, nullptr);
+  }
+}
+
+// The library's view of itself: new pid, no children, no connection, the
+// (possibly new) node's table.
+void reset_library(ProcessState& st, long pid, long tid) {
+  st.self_real = RealPid{uint32_t(pid)};
+  t_real_tid = int(tid);
+  st.parent_real = RealPid{uint32_t(raw::sys(SYS_getppid))};
+  child_table().clear();
+  st.lease.store(0, std::memory_order_relaxed);
+  st.conn_fd.store(-1, std::memory_order_relaxed);  // not in the image: nothing to close
+  st.conn_busy.store(0, std::memory_order_relaxed);
+  st.deferred_count = 0;
+  for (PendingMsg& m : st.pending) m.phase.store(0, std::memory_order_relaxed);
+  st.fork_owner.store(0, std::memory_order_relaxed);
+  const void* base = map_table_readonly(st.table_path);
+  if (base) {
+    st.table = TableView(base);
+    st.link_generation.store(st.table.header().generation.load(std::memory_order_acquire),
+                             std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
+void finish_restore(const vproc_restore_info* info) {
+  ProcessState& st = state();
+  CkptState& c = st.ckpt;
+  vproc_restore_info ri = *info;  // it lives in the plan, unmapped below
+  long pid = raw::sys(SYS_getpid), tid = raw::sys(SYS_gettid);
+  reregister_thread(c.threads[0], tid);
+  restore_itimers(c);
+  if (ri.restorer_end > ri.restorer_start) raw::sys(SYS_munmap, ri.restorer_start, ri.restorer_end - ri.restorer_start);
+  if (ri.plan_end > ri.plan_start) raw::sys(SYS_munmap, ri.plan_start, ri.plan_end - ri.plan_start);
+  reset_library(st, pid, tid);
+  c.generation = ri.generation;
+  c.image_dev = ri.image_dev;
+  c.image_ino = ri.image_ino;
+  c.image_fd = ri.image_fd;
+  c.restore_flags = ri.flags;
+  c.populate_tid.store(0, std::memory_order_relaxed);
+  if ((ri.flags & VPROC_RESTORE_LAZY) && ri.image_fd >= 0) {
+    long t = vproc_ckpt_clone_thread(c.populate_stack + sizeof c.populate_stack,
+                                     reinterpret_cast<int*>(&c.populate_tid));
+    if (t < 0) c.populate_tid.store(0, std::memory_order_relaxed);
+  }
+}
+
+void wait_for_populate(CkptState& c) {
+  for (;;) {
+    int t = c.populate_tid.load(std::memory_order_acquire);
+    if (t == 0) return;
+    raw::sys(SYS_futex, &c.populate_tid, FUTEX_WAIT, t, nullptr);
+  }
+}
+
+// The populating thread: makes every page mapped from the image a private
+// copy (MADV_POPULATE_WRITE breaks copy-on-write without changing contents,
+// safely against concurrent writes), so the image file can then be rewritten
+// or removed without touching our memory; then gives up the image.
+extern "C" __attribute__((visibility("hidden"), noreturn)) void vproc_ckpt_populate_main() {
+  CkptState& c = state().ckpt;
+  uint64_t all = ~0ull;
+  raw::sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8);
+  Scratch s;
+  MapList maps;
+  if (s.init(size_t(64) << 20) && read_maps(s, maps)) {
+    for (int i = 0; i < maps.count; ++i) {
+      const MapEntry& e = maps.entries[i];
+      if (e.dev != c.image_dev || e.ino != c.image_ino) continue;
+      uint64_t len = e.end - e.start;
+      // Read-only pages too must become private copies: open them for the
+      // moment it takes (the program cannot observe the difference).
+      if (!(e.prot & PROT_WRITE)) raw::sys(SYS_mprotect, e.start, len, e.prot | PROT_READ | PROT_WRITE);
+      raw::sys(SYS_madvise, e.start, len, MADV_POPULATE_WRITE);
+      if (!(e.prot & PROT_WRITE)) raw::sys(SYS_mprotect, e.start, len, e.prot);
+    }
+  }
+  s.release();
+  if (c.restore_flags & VPROC_RESTORE_LEASED) raw::sys(SYS_fcntl, c.image_fd, F_SETLEASE, F_UNLCK);
+  raw::sys(SYS_close, c.image_fd);
+  c.image_fd = -1;
+  raw::sys(SYS_exit, 0);
+  __builtin_unreachable();
+}
+
+}  // namespace vproc::lib

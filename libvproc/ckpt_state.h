@@ -1,0 +1,93 @@
+// What the checkpointer keeps in the process (a member of ProcessState, the
+// library's one singleton): the request being served, each thread's registers
+// and kernel registrations captured by the checkpoint handler, the snapshot
+// helper's stack, and what the last restore left to clean up.
+#pragma once
+
+#include <linux/limits.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "ckpt_guard_state.h"
+#include "restore_plan.h"
+
+namespace vproc::lib {
+
+// The handler's callee-saved registers; layout known to ckpt_context.S.
+struct ResumeRegs {
+  uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+};
+
+// One thread as the checkpoint handler found it.
+struct CkptThread {
+  uint32_t tid = 0, vtid = 0;
+  uint64_t fs_base = 0, gs_base = 0;
+  ResumeRegs resume{};
+  uint64_t frame = 0;  // the interrupted code's ucontext_t
+  uint64_t ip = 0, sp = 0, bp = 0, sigmask = 0;
+  uint64_t tid_address = 0, robust_list = 0, robust_len = 0;
+  uint64_t rseq_area = 0;
+  uint32_t rseq_len = 0, rseq_sig = 0;
+  uint64_t xfeatures = 0;  // from the frame's sw_reserved
+  uint32_t xstate_size = 0;
+};
+
+// Request flags, carried in the signal's si_value (ckpt_request.h).
+enum CkptFlags : uint32_t {
+  kCkptStop = 1,         // stay stopped (SIGSTOP) once the image is complete
+  kCkptEmbedFiles = 2,   // store file-backed pages instead of referencing files
+};
+
+// Where a checkpoint's outcome goes when no daemon asked for it (the C API).
+struct CkptLocalResult {
+  int error = 0;  // 0 or an errno value
+  bool restored = false;  // this is the restored process, resuming
+  char message[256] = {};
+};
+
+struct CkptState {
+  int signo = 0;  // 0: checkpointing unavailable in this process
+  // The program's own disposition for signo (we keep the real one).
+  std::atomic<uintptr_t> user_handler{0};
+  uint64_t user_flags = 0, user_mask = 0;
+
+  // The request being served (set by the handler from si_value, read by the
+  // snapshot writer from its copy of memory).
+  uint32_t request_id = 0;  // 0: local request (path below)
+  uint32_t request_flags = 0;
+  char local_path[PATH_MAX] = {};
+
+  // Checkpoint requests that arrived inside vproc_ckpt_forbid() sections.
+  std::atomic<int> critical_depth{0};
+  std::atomic<uint32_t> deferred{0};  // 0x80000000 | flags << 24 | request id, or 0
+
+  // The program's view of signo (ckpt_signal_guard.h) and the C API's
+  // registrations (ckpt_hooks.cc).
+  CkptSignalGuard guard;
+  CkptCallbacks callbacks;
+
+  // Captured by the handler before the snapshot.
+  CkptThread threads[1];
+  int thread_count = 0;
+  int64_t itimers[3][2] = {};  // interval_us, value_us for REAL, VIRTUAL, PROF
+  uint64_t frozen_ns = 0;      // of the previous checkpoint (reported in the next)
+  uint64_t freeze_start_ns = 0;
+  int sync_r = -1, sync_w = -1;  // snapshot writer -> handler
+  int helper_error = 0;
+  CkptLocalResult local_result;  // of the last local (C API) request
+
+  // Left by the last restore (ckpt_restore.cc).
+  uint32_t generation = 0;
+  uint64_t image_dev = 0, image_ino = 0;  // mappings of this inode are ours to store
+  std::atomic<int> populate_tid{0};       // the populating thread, 0 when done
+  int image_fd = -1;
+  uint32_t restore_flags = 0;
+
+  // Stack of the vfork-like helper that creates the snapshot (it shares our
+  // memory, so it needs its own stack; nothing else runs on it).
+  alignas(64) char helper_stack[32 * 1024] = {};
+  alignas(64) char populate_stack[16 * 1024] = {};
+};
+
+}  // namespace vproc::lib
