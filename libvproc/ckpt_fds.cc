@@ -62,8 +62,11 @@ bool is_tty_path(const char* p) {
 void classify(ImageOut& out, FdRec& r, const struct stat& st, const char* target) {
   size_t tl = strlen(target);
   bool deleted = tl > 10 && !strcmp(target + tl - 10, " (deleted)");
-  if (r.fd <= 2 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-    r.kind = FdKind::Stdio;  // whatever the restoring command's stdio is
+  if (r.fd <= 2) {
+    // Standard input, output and error are whatever the restoring command
+    // gives the restored process (a terminal, a pipe, a redirection), as for
+    // any program started there; path and offset are kept for inspection.
+    r.kind = FdKind::Stdio;
   } else if (S_ISREG(st.st_mode)) {
     r.kind = deleted ? FdKind::Deleted : FdKind::Regular;
   } else if (S_ISDIR(st.st_mode)) {
