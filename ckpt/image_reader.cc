@@ -13,6 +13,7 @@
 #include "host_file.h"
 #include "image_check.h"
 #include "image_decode.h"
+#include "range_hasher.h"
 
 namespace vproc::image {
 namespace {
@@ -130,20 +131,19 @@ void ImageFile::load() {
 }
 
 void ImageFile::verify_data() const {
-  for (size_t i = 0; i < image_.chunks.size(); ++i) {
-    const Chunk& c = image_.chunks[i];
-    uint64_t h = 0;
-    std::string name = "chunk " + std::to_string(i) + " at " + hex(c.start);
-    if (!hash_file_range(fd_, c.offset, c.bytes(), &h)) fail(name + ": cannot read it");
-    if (h != c.hash) fail(name + ": data corrupted (hash mismatch)");
-  }
-  for (size_t i = 0; i < image_.blobs.size(); ++i) {
-    const Blob& b = image_.blobs[i];
-    uint64_t h = 0;
-    std::string name = "blob " + std::to_string(i);
-    if (!hash_file_range(fd_, b.offset, b.size, &h)) fail(name + ": cannot read it");
-    if (h != b.hash) fail(name + ": data corrupted (hash mismatch)");
-  }
+  // Chunks, then blobs, each named as the user sees it if it is the first bad one.
+  const auto& chunks = image_.chunks;
+  const auto& blobs = image_.blobs;
+  std::vector<HashedRange> ranges;
+  ranges.reserve(chunks.size() + blobs.size());
+  for (const Chunk& c : chunks) ranges.push_back({c.offset, c.bytes(), c.hash});
+  for (const Blob& b : blobs) ranges.push_back({b.offset, b.size, b.hash});
+  std::optional<RangeFailure> bad = check_range_hashes(fd_, file_size_, ranges);
+  if (!bad) return;
+  size_t i = bad->index;
+  std::string name = i < chunks.size() ? "chunk " + std::to_string(i) + " at " + hex(chunks[i].start)
+                                       : "blob " + std::to_string(i - chunks.size());
+  fail(name + (bad->unreadable ? ": cannot read it" : ": data corrupted (hash mismatch)"));
 }
 
 std::string ImageFile::read_blob(const Blob& b) const {

@@ -38,7 +38,8 @@ class ImageFile {
   uint64_t file_size() const { return file_size_; }
 
   // Reads every chunk and blob and checks its hash; throws ImageError naming
-  // the first one that does not match.
+  // the first one (chunks, then blobs, in order) that does not match. All
+  // cores hash at once, straight from the page cache (range_hasher.h).
   void verify_data() const;
   // Reads LEN bytes of the checkpointed process's memory at ADDR into OUT: from
   // stored chunks, zeros for unstored anonymous pages, the referenced file for

@@ -92,6 +92,8 @@ void finish_restore(const vproc_restore_info* info) {
   c.image_fd = ri.image_fd;
   c.restore_flags = ri.flags;
   c.populate_tid.store(0, std::memory_order_relaxed);
+  // An exec must not hand the image (and its lease) to the next program.
+  if (ri.image_fd >= 0) raw::sys(SYS_fcntl, ri.image_fd, F_SETFD, FD_CLOEXEC);
   if ((ri.flags & VPROC_RESTORE_LAZY) && ri.image_fd >= 0) {
     long t = vproc_ckpt_clone_thread(c.populate_stack + sizeof c.populate_stack,
                                      reinterpret_cast<int*>(&c.populate_tid));

@@ -227,7 +227,7 @@ void drop_connection() {
 int reregister(int fd, int64_t deadline) {
   ProcessState& st = state();
   wire::Reply reply;
-  int r = exchange(fd, wire::Hello{wire::kProtocolVersion, st.self.value, st.parent}, reply, deadline);
+  int r = exchange(fd, wire::Hello{wire::kProtocolVersion, st.self.value, st.parent, uint32_t(st.ckpt.signo)}, reply, deadline);
   if (r) return r;
   if (const wire::Error* e = std::get_if<wire::Error>(&reply)) {
     diag({"the restarted daemon refused to re-register this process: ", e->message.s});

@@ -85,7 +85,7 @@ void adopt_foreign_fork() {
   ProcessState& st = state();
   fork_child_setup(VPid{}, st.self.value, st.self_real);  // its real pid until the daemon answers
   wire::Reply reply;
-  if (round_trip(wire::Hello{wire::kProtocolVersion, 0, st.parent}, reply) != 0) return;
+  if (round_trip(wire::Hello{wire::kProtocolVersion, 0, st.parent, uint32_t(st.ckpt.signo)}, reply) != 0) return;
   const wire::HelloOk* ok = std::get_if<wire::HelloOk>(&reply);
   if (!ok || !valid_vpid(ok->vpid) || home_node_of(VPid{ok->vpid}) != st.node_index) return;
   st.self = VPid{ok->vpid};

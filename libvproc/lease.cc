@@ -28,7 +28,7 @@ bool grant_valid(uint32_t first, uint32_t count) {
 VPid claim_own_vpid() {
   ProcessState& st = state();
   wire::Reply reply;
-  if (round_trip(wire::Hello{wire::kProtocolVersion, st.self.value, st.parent}, reply) != 0) return VPid{};
+  if (round_trip(wire::Hello{wire::kProtocolVersion, st.self.value, st.parent, uint32_t(st.ckpt.signo)}, reply) != 0) return VPid{};
   const wire::HelloOk* ok = std::get_if<wire::HelloOk>(&reply);
   if (!ok || ok->vpid != st.self.value || !install_lease(ok->lease.first, ok->lease.count)) return VPid{};
   return VPid{lease_take(st.lease)};

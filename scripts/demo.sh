@@ -2,8 +2,10 @@
 # A narrated tour of vproc on one node, unattended (no stdin needed):
 #   1. build;  2. start a node daemon on a private socket;  3. run programs under
 #   vproc-run and watch them with `vproc ps`;  4. signal one by virtual PID;
-#   5. a bash whose $$ and $! are virtual PIDs;  6. stop the daemon and clean up.
-# Checkpoint and migration steps will join at the marked place.
+#   5. checkpoint the running program, look inside the image, kill it and
+#   restore it: same vpid, it carries on counting;  6. a bash whose $$ and $!
+#   are virtual PIDs;  7. stop the daemon and clean up.
+# Migration between nodes will join at the marked place.
 #
 #   sudo ./scripts/demo.sh        (root only to install missing packages)
 set -euo pipefail
@@ -28,7 +30,7 @@ trap cleanup EXIT
 say "Installing missing packages and building vproc in $build"
 "$repo/scripts/install-deps.sh"
 if ! { cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-       cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc family ticker whoami; } \
+       cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc vproc-restorer family ticker whoami; } \
      >"$tmp/build.log" 2>&1 </dev/null; then
   tail -n 40 "$tmp/build.log"
   echo "demo: the build failed (the last lines of its log are above)" >&2
@@ -63,10 +65,31 @@ sleep 0.3
 show tail -n 3 "$tmp/ticker.out"
 echo "(The sender pid is vprocd's real pid: the daemon delivers signals that 'vproc kill' asks for.)"
 
+say "Checkpoint: the ticker writes an image of itself and keeps running"
+show vproc checkpoint -o "$tmp/ticker.vpimg" "$vpid"
+sleep 0.6
+show tail -n 2 "$tmp/ticker.out"
+
+say "What the image holds: memory map, files, and where the thread stood"
+show vproc inspect "$tmp/ticker.vpimg"
+
+say "Kill it, and bring it back from the image"
+show vproc checkpoint --stop -o "$tmp/ticker.vpimg" "$vpid"
+echo "(--stop: the ticker stopped right after the snapshot, so the image is its continuation.)"
+kill -KILL "$ticker_pid"
+wait "$ticker_pid" 2>/dev/null || true
+show tail -n 1 "$tmp/ticker.out"
+echo "$ vproc restore $tmp/ticker.vpimg >> $tmp/ticker.out &"
+vproc restore "$tmp/ticker.vpimg" >>"$tmp/ticker.out" 2>&1 &
+ticker_pid=$!    # vproc restore execs the restorer: this pid is the restored ticker
+sleep 1.2
+show vproc ps
+echo "Same vpid $vpid, new real PID $ticker_pid; the count goes on where it stopped:"
+show tail -n 3 "$tmp/ticker.out"
+
 # ---------------------------------------------------------------------------
-# CHECKPOINT / MIGRATE: the next steps of the demo go here, while the ticker
-# runs: checkpoint it, kill it, restore it (same vpid, count continues), then
-# migrate it to a second node daemon and show it in `vproc ps --node ...`.
+# MIGRATE: the next steps of the demo go here: migrate the ticker to a second
+# node daemon and show it in `vproc ps --node ...`.
 # ---------------------------------------------------------------------------
 
 show vproc kill "$vpid"

@@ -82,7 +82,7 @@ void DaemonClient::fail(const std::string& what) const {
 
 void DaemonClient::send_frame(const wire::Request& req) {
   if (fd_ < 0) fail("not connected to the vproc daemon");
-  alignas(8) char buf[wire::kSmallFrameBytes];
+  alignas(8) char buf[wire::kLargeFrameBytes];
   size_t len = wire::encode(req, buf, sizeof buf);
   if (len == 0) fail("cannot encode the request");
   int64_t deadline = now_ms() + timeout_ms_;
@@ -100,10 +100,10 @@ void DaemonClient::send_frame(const wire::Request& req) {
   }
 }
 
-std::vector<uint64_t> DaemonClient::read_frame() {
+std::vector<uint64_t> DaemonClient::read_frame(int timeout_ms) {
   std::vector<uint64_t> buf(1);
   size_t have = 0, want = 8;
-  int64_t deadline = now_ms() + timeout_ms_;
+  int64_t deadline = now_ms() + timeout_ms;
   for (;;) {
     while (have < want) {
       ssize_t n = read(fd_, reinterpret_cast<char*>(buf.data()) + have, want - have);
@@ -112,7 +112,7 @@ std::vector<uint64_t> DaemonClient::read_frame() {
       } else if (n == 0) {
         fail("the vproc daemon closed the connection without replying");
       } else if (errno == EAGAIN || errno == EINTR) {
-        if (!wait_ready(fd_, POLLIN, deadline)) fail("no reply from the vproc daemon within " + seconds(timeout_ms_));
+        if (!wait_ready(fd_, POLLIN, deadline)) fail("no reply from the vproc daemon within " + seconds(timeout_ms));
       } else {
         fail(std::string("cannot read from the vproc daemon: ") + strerror(errno));
       }
@@ -126,9 +126,9 @@ std::vector<uint64_t> DaemonClient::read_frame() {
   }
 }
 
-wire::Reply DaemonClient::call(const wire::Request& req) {
+wire::Reply DaemonClient::call(const wire::Request& req, int reply_timeout_ms) {
   send_frame(req);
-  std::vector<uint64_t> frame = read_frame();
+  std::vector<uint64_t> frame = read_frame(reply_timeout_ms > 0 ? reply_timeout_ms : timeout_ms_);
   wire::Reply rep;
   if (!wire::decode(frame.data(), frame.size() * 8, rep) || std::holds_alternative<wire::ListFollows>(rep))
     fail("malformed or unexpected reply from the vproc daemon");
@@ -137,7 +137,7 @@ wire::Reply DaemonClient::call(const wire::Request& req) {
 
 std::vector<wire::ProcessEntry> DaemonClient::list(bool threads) {
   send_frame(wire::ListRequest{threads});
-  std::vector<uint64_t> frame = read_frame();
+  std::vector<uint64_t> frame = read_frame(timeout_ms_);
   size_t len = frame.size() * 8;
   wire::Reply rep;
   if (!wire::decode(frame.data(), len, rep)) fail("malformed reply from the vproc daemon");

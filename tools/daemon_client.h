@@ -27,7 +27,9 @@ class DaemonClient {
 
   // Sends a request and returns the daemon's reply (never ListFollows).
   // Throws DaemonError on timeout, a closed connection or a malformed reply.
-  wire::Reply call(const wire::Request& req);
+  // `reply_timeout_ms` > 0 replaces the connection's timeout for the reply
+  // (a checkpoint is answered when the image is written).
+  wire::Reply call(const wire::Request& req, int reply_timeout_ms = 0);
 
   // ListRequest: the daemon's process table. Throws DaemonError as call() does,
   // and ToolError(2, ...) carrying the daemon's message if it refuses.
@@ -35,7 +37,7 @@ class DaemonClient {
 
  private:
   void send_frame(const wire::Request& req);
-  std::vector<uint64_t> read_frame();
+  std::vector<uint64_t> read_frame(int timeout_ms);
   [[noreturn]] void fail(const std::string& what) const;
 
   int fd_ = -1;

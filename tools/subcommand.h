@@ -20,5 +20,8 @@ struct Subcommand {
 extern const Subcommand kPsCommand;
 extern const Subcommand kKillCommand;
 extern const Subcommand kStatusCommand;
+extern const Subcommand kCheckpointCommand;
+extern const Subcommand kInspectCommand;
+extern const Subcommand kRestoreCommand;
 
 }  // namespace vproc::tools

@@ -16,7 +16,8 @@
 namespace vproc::tools {
 namespace {
 
-const Subcommand* const kCommands[] = {&kPsCommand, &kKillCommand, &kStatusCommand};
+const Subcommand* const kCommands[] = {&kPsCommand,         &kKillCommand,    &kStatusCommand,
+                                       &kCheckpointCommand, &kInspectCommand, &kRestoreCommand};
 
 void print_usage(FILE* out) {
   fputs("Usage: vproc [--socket PATH] COMMAND [ARGS...]\n"
@@ -24,8 +25,8 @@ void print_usage(FILE* out) {
         "\n"
         "Commands:\n",
         out);
-  for (const Subcommand* c : kCommands) fprintf(out, "  %-8s %s\n", c->name, c->summary);
-  fputs("  help     show this help; 'vproc help COMMAND' shows a command's usage\n"
+  for (const Subcommand* c : kCommands) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  fputs("  help       show this help; 'vproc help COMMAND' shows a command's usage\n"
         "\n"
         "Options:\n"
         "  --socket PATH  the node daemon's socket (default: $VPROC_SOCKET, else\n"

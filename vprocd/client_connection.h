@@ -17,7 +17,8 @@ namespace vproc::daemon {
 
 class ClientConnection {
  public:
-  // Largest request frame a client may send; every request is far smaller.
+  // Largest request frame a client may send; every request is smaller (the
+  // largest, a CheckpointResult with a long path and message, about 1.6 KiB).
   static constexpr size_t kMaxRequestBytes = 4096;
   // A client that stops reading its replies is cut off beyond this much.
   static constexpr size_t kMaxQueuedBytes = 64u << 20;
@@ -54,6 +55,10 @@ class ClientConnection {
   ev_io write_watcher;
   void* owner = nullptr;
   bool busy = false;  // its input is being handled right now: drains skip it
+  uint64_t id = 0;    // never reused: names it for a deferred reply
+  // A request's reply is deferred (a checkpoint): later requests wait in the
+  // input buffer, so replies still come in request order.
+  bool awaiting_reply = false;
 
  private:
   int fd_;

@@ -39,4 +39,11 @@ bool may_signal(const ProcUids& caller, const ProcUids& target) {
          caller.effective == target.real || caller.effective == target.saved;
 }
 
+bool may_checkpoint(const ProcUids& caller, const ProcUids& target) {
+  if (caller.effective == 0) return true;
+  for (uint32_t uid : {caller.real, caller.effective})
+    if (uid == target.real && uid == target.effective && uid == target.saved) return true;
+  return false;
+}
+
 }  // namespace vproc::daemon

@@ -30,4 +30,9 @@ ProcUids caller_uids(const Peer& peer);
 // or effective uid must equal the target's real or saved uid.
 bool may_signal(const ProcUids& caller, const ProcUids& target);
 
+// Who may have a process checkpointed (its whole memory written to a file):
+// root, or a caller whose real or effective uid is the target's real,
+// effective and saved uid alike (ptrace's rule, without capabilities).
+bool may_checkpoint(const ProcUids& caller, const ProcUids& target);
+
 }  // namespace vproc::daemon

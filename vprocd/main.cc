@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "checkpoint_policy.h"
+#include "checkpoint_service.h"
 #include "daemonize.h"
 #include "exit_watch.h"
 #include "listen_socket.h"
@@ -57,10 +59,15 @@ class Daemon {
         node_{table.node_index(), opts.node_name, uint32_t(getpid()), boot_time_ms()},
         watch_(loop, [this](VPid v) { task_exited(v); }),
         processes_(table, watch_, log),
+        checkpoints_(loop, processes_, log),
+        policies_(loop, processes_, checkpoints_, log),
         dispatch_(processes_, node_, log),
         server_(loop, listen_fd, dispatch_, log) {
     dispatch_.set_drain([this] { server_.drain_all(); });
     dispatch_.set_drain_peer([this](RealPid pid) { server_.drain_peer(pid); });
+    dispatch_.set_checkpoints(&checkpoints_, &policies_, [this](uint64_t conn, const wire::Reply& r) {
+      return server_.send_later(conn, r);
+    });
   }
 
   ProcessTable& processes() { return processes_; }
@@ -127,6 +134,8 @@ class Daemon {
   NodeInfo node_;
   PidfdExitWatch watch_;
   ProcessTable processes_;
+  CheckpointService checkpoints_;  // before the policies and the server, which use it
+  CheckpointPolicies policies_;
   RequestDispatch dispatch_;
   Server server_;
   ev_timer sweep_, idle_;

@@ -27,4 +27,10 @@ int signal_pidfd(int pidfd, int signo, bool thread_group) {
   return r < 0 ? -errno : 0;
 }
 
+int queue_pidfd(int pidfd, const siginfo_t& info) {
+  siginfo_t copy = info;  // the kernel takes a non-const pointer
+  long r = syscall(SYS_pidfd_send_signal, pidfd, info.si_signo, &copy, 0u);
+  return r < 0 ? -errno : 0;
+}
+
 }  // namespace vproc::daemon

@@ -7,6 +7,8 @@
 // it too, so a signal can never reach a newer process that reused the pid.
 #pragma once
 
+#include <signal.h>
+
 #include "pid_types.h"
 
 namespace vproc::daemon {
@@ -18,5 +20,9 @@ int open_pidfd(RealPid pid, bool thread);
 // pidfd_send_signal(2). For a thread pidfd, `thread_group` sends to its whole
 // process like kill(2) with a tid does (PIDFD_SIGNAL_THREAD_GROUP). 0 or -errno.
 int signal_pidfd(int pidfd, int signo, bool thread_group);
+
+// pidfd_send_signal(2) with a siginfo of our own (si_code SI_QUEUE, as
+// sigqueue(3) sends: the receiver gets si_value). 0 or -errno.
+int queue_pidfd(int pidfd, const siginfo_t& info);
 
 }  // namespace vproc::daemon

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -136,6 +137,36 @@ bool read_proc_uids(RealPid pid, ProcUids& out) {
   std::string text;
   if (!read_small_file(path, text, 8192)) return false;
   return parse_uid_line(text.data(), text.size(), out);
+}
+
+bool parse_sigcgt_line(const char* text, size_t len, uint64_t& out) {
+  const char* end = text + len;
+  for (const char* line = text; line < end;) {
+    const char* nl = static_cast<const char*>(memchr(line, '\n', size_t(end - line)));
+    const char* line_end = nl ? nl : end;
+    if (line_end - line > 7 && memcmp(line, "SigCgt:", 7) == 0) {
+      const char* p = line + 7;
+      while (p < line_end && (*p == '\t' || *p == ' ')) ++p;
+      uint64_t v = 0;
+      int digits = 0;
+      for (; p < line_end && isxdigit(static_cast<unsigned char>(*p)); ++p, ++digits)
+        v = v << 4 | uint64_t(isdigit(static_cast<unsigned char>(*p)) ? *p - '0' : (*p | 0x20) - 'a' + 10);
+      if (digits == 0 || digits > 16) return false;
+      out = v;
+      return true;
+    }
+    line = line_end + 1;
+  }
+  return false;
+}
+
+bool read_caught_signals(RealPid pid, uint64_t& out) {
+  if (!pid || pid.value >= kRealPidLimit) return false;
+  char path[48];
+  snprintf(path, sizeof path, "/proc/%u/status", pid.value);
+  std::string text;
+  if (!read_small_file(path, text, 8192)) return false;
+  return parse_sigcgt_line(text.data(), text.size(), out);
 }
 
 bool read_cmdline(RealPid pid, std::vector<std::string>& out) {

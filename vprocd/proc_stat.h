@@ -44,6 +44,11 @@ bool read_proc_uids(RealPid pid, ProcUids& out);
 // The text of the "Uid:" line (for tests and for parse reuse).
 bool parse_uid_line(const char* status_text, size_t len, ProcUids& out);
 
+// The "SigCgt:" line of /proc/<pid>/status: the signals the process has a
+// handler for (bit n-1 for signal n).
+bool read_caught_signals(RealPid pid, uint64_t& out);
+bool parse_sigcgt_line(const char* status_text, size_t len, uint64_t& out);
+
 // argv from /proc/<pid>/cmdline (empty for kernel threads and zombies).
 bool read_cmdline(RealPid pid, std::vector<std::string>& out);
 

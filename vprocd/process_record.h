@@ -20,6 +20,7 @@ struct ProcessRecord {
   bool thread = false;
   VPid tgid;                 // a thread's process; a process's own vpid
   int pidfd = -1;            // open while Alive or Zombie (signals, exit notification)
+  int ckpt_signal = -1;      // from its Hello (0: disabled); -1: not told, the default applies
 
   bool live() const { return state == RecordState::Alive || state == RecordState::Zombie; }
 };

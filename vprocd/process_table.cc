@@ -44,6 +44,7 @@ void ProcessTable::adopt(const AdoptionReport& report) {
     rec.uid = r.uid;
     rec.start_ticks = r.start_ticks;
     rec.tgid = VPid{r.tgid};
+    rec.ckpt_signal = record_ckpt_signal(r.flags);
     if (rec.live()) {
       int fd = open_pidfd(rec.real, rec.thread);
       // Re-check after opening: the pidfd must name the task the record describes.
@@ -123,7 +124,7 @@ Status ProcessTable::hello(const Peer& peer, const wire::Hello& req, wire::Hello
                                      [this](uint32_t serial) { return table_.serial_taken(serial); }, run);
       if (!s.ok()) return s;
       v = table_.vpid_for_serial(run.first);
-      s = register_peer(peer, v, req.parent);
+      s = register_peer(peer, v, req.parent, int(req.ckpt_signal));
       if (!s.ok()) return s;
     }
   } else {
@@ -149,10 +150,14 @@ Status ProcessTable::hello(const Peer& peer, const wire::Hello& req, wire::Hello
         leases_.take(holder, v);
         table_.clear_leased(v);
       }
-      Status s = register_peer(peer, v, req.parent);
+      Status s = register_peer(peer, v, req.parent, int(req.ckpt_signal));
       if (!s.ok()) return s;
     }
   }
+  // A new registration takes the value as told (0: disabled). An older record
+  // keeps what it had unless told a signal: the library's re-registrations
+  // (reconnects, lease refills) may not say.
+  if (req.ckpt_signal != 0) set_ckpt_signal(v, int(req.ckpt_signal));
   out = {};
   out.vpid = v.value;
   // A process that says Hello again and again (exec after exec) keeps what it
@@ -164,7 +169,7 @@ Status ProcessTable::hello(const Peer& peer, const wire::Hello& req, wire::Hello
   return Status::success();
 }
 
-Status ProcessTable::register_peer(const Peer& peer, VPid v, uint32_t parent) {
+Status ProcessTable::register_peer(const Peer& peer, VPid v, uint32_t parent, int ckpt_signal) {
   int fd = open_pidfd(peer.pid, false);
   if (fd == -ESRCH) return Status::failure(ESRCH, strf("the connecting process (pid %u) is gone", peer.pid.value));
   ProcStat st;
@@ -183,6 +188,7 @@ Status ProcessTable::register_peer(const Peer& peer, VPid v, uint32_t parent) {
   rec.state = RecordState::Alive;
   rec.tgid = v;
   rec.pidfd = fd;
+  rec.ckpt_signal = ckpt_signal > 64 ? 0 : ckpt_signal;
   install(rec);
   log_.event("registered vpid %u = pid %u (parent %u, uid %u)", v.value, peer.pid.value, parent, rec.uid);
   return Status::success();
@@ -264,6 +270,8 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
   rec.thread = msg.thread;
   rec.tgid = msg.thread ? sender : v;
   rec.pidfd = fd >= 0 ? fd : -1;
+  // A forked child inherits its parent's signal handlers, the checkpoint one too.
+  if (const ProcessRecord* parent = find(sender); parent && !msg.thread) rec.ckpt_signal = parent->ckpt_signal;
   leases_.take(sender, v);
   install(rec);
   log_.event("registered %s vpid %u = pid %u (parent %u, by vpid %u)", kind(msg.thread), v.value, real.value,
@@ -403,6 +411,7 @@ void ProcessTable::install(const ProcessRecord& rec, bool claim_real) {
   f.uid = rec.uid;
   f.start_ticks = rec.start_ticks;
   f.tgid = rec.tgid.value;
+  f.ckpt_signal = rec.ckpt_signal;
   table_.publish(rec.vpid, f, claim_real);
   ProcessRecord& stored = records_[rec.vpid.value] = rec;
   if (displaced) {

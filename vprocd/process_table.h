@@ -50,6 +50,10 @@ class ProcessTable {
   Status reaped(const Peer& peer, uint32_t vpid);
   // Reserves up to `count` (max kMaxLease) vpids for the peer's children.
   Status lease(const Peer& peer, uint32_t count, wire::Lease& out);
+  // `vproc restore` (the peer, msg.real) continues `msg.vpid` from an image: the
+  // vpid must be this node's and not in use by a live process
+  // (process_table_restore.cc).
+  Status restored(const Peer& peer, const wire::Restored& msg);
 
   // --- events ---
   // `v`'s pidfd turned readable: the process exited (Zombie) or the thread is gone (freed).
@@ -73,7 +77,9 @@ class ProcessTable {
   SharedTableWriter& table() { return table_; }
 
  private:
-  Status register_peer(const Peer& peer, VPid v, uint32_t parent);
+  Status register_peer(const Peer& peer, VPid v, uint32_t parent, int ckpt_signal);
+  // Records the checkpoint signal a Hello told (see ProcessRecord::ckpt_signal).
+  void set_ckpt_signal(VPid v, int sig);
   Status grant_lease(VPid holder, uint32_t want, wire::Lease& out);
   // Records a task that already exited and was reaped before we heard of it.
   void install_gone(VPid v, RealPid real, uint32_t parent, VPid holder);

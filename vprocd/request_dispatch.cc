@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <type_traits>
 
+#include "checkpoint_policy.h"
+#include "checkpoint_service.h"
 #include "process_list.h"
 #include "signal_delivery.h"
 #include "strf.h"
@@ -23,8 +25,30 @@ void RequestDispatch::drain() {
   if (drain_all_) drain_all_();
 }
 
+RequestDispatch::Answer RequestDispatch::checkpoint(const Peer& peer, const wire::CheckpointRequest& m,
+                                                    ConnectionId conn, wire::Reply& reply) {
+  if (!checkpoints_ || !conn || !reply_later_) {
+    reply = error_reply(Status::failure(ENOSYS, "this daemon does not take checkpoint requests"));
+    return Answer::Small;
+  }
+  if (!table_.find(VPid{m.vpid})) drain();  // its creator's Spawned may be on the way
+  ReplyLater later = reply_later_;
+  Logger* log = &log_;
+  uint32_t vpid = m.vpid;
+  Status s = checkpoints_->request(peer, m, [later, conn, log, vpid](const wire::Reply& r) {
+    if (!later(conn, r)) log->event("checkpoint of vpid %u finished after its requester hung up", vpid);
+  });
+  if (!s.ok()) {
+    log_.event("checkpoint of vpid %u for pid %u refused: %s", m.vpid, peer.pid.value, s.message.c_str());
+    reply = error_reply(s);
+    return Answer::Small;
+  }
+  return Answer::Deferred;
+}
+
 RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Request& req,
-                                                wire::Reply& reply, std::vector<uint64_t>& list_frame) {
+                                                wire::Reply& reply, std::vector<uint64_t>& list_frame,
+                                                ConnectionId conn) {
   return std::visit(
       [&](const auto& m) -> Answer {
         using T = std::decay_t<decltype(m)>;
@@ -100,6 +124,32 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
             reply = error_reply(
                 Status::failure(ESRCH, strf("pid %u is not a process under vproc", m.real)));
           }
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::CheckpointRequest>) {
+          return checkpoint(peer, m, conn, reply);
+        } else if constexpr (std::is_same_v<T, wire::CheckpointJob>) {
+          wire::CheckpointSpec spec;
+          Status s = checkpoints_ ? checkpoints_->job(peer, m, spec)
+                                  : Status::failure(ENOSYS, "this daemon does not take checkpoint requests");
+          if (!s.ok()) log_.warning("checkpoint job from pid %u refused: %s", peer.pid.value, s.message.c_str());
+          reply = s.ok() ? wire::Reply(spec) : error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::CheckpointResult>) {
+          Status s = checkpoints_ ? checkpoints_->result(peer, m)
+                                  : Status::failure(ENOSYS, "this daemon does not take checkpoint requests");
+          if (!s.ok()) log_.warning("checkpoint result from pid %u refused: %s", peer.pid.value, s.message.c_str());
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::CheckpointPolicy>) {
+          if (!table_.find(VPid{m.vpid})) drain();
+          Status s = policies_ ? policies_->set(peer, m)
+                               : Status::failure(ENOSYS, "this daemon does not take checkpoint policies");
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::Restored>) {
+          Status s = table_.restored(peer, m);
+          if (!s.ok()) log_.warning("restored from pid %u refused: %s", peer.pid.value, s.message.c_str());
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
           return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::ListRequest>) {
           list_frame = wire::encode_list(list_processes(table_, node_, m.threads));

@@ -1,5 +1,6 @@
 // Turns one decoded request from a client into the table operation and the
-// reply (if the request has one: Spawned and Reaped are one-way).
+// reply (if the request has one: Spawned and Reaped are one-way; a
+// checkpoint's reply is deferred until its job ends).
 #pragma once
 
 #include <cstdint>
@@ -14,13 +15,22 @@
 
 namespace vproc::daemon {
 
+class CheckpointService;
+class CheckpointPolicies;
+
 class RequestDispatch {
  public:
   enum class Answer {
     None,   // one-way message: send nothing
     Small,  // send `reply` (wire::encode)
     List,   // send `list_frame` (already a complete frame)
+    Deferred,  // the reply comes later, through the reply-later function (a
+               // checkpoint); the connection's next requests wait until then
   };
+  // Names a client connection for a deferred reply; 0: none (cannot defer).
+  using ConnectionId = uint64_t;
+  // Sends a deferred reply; false if that connection has closed meanwhile.
+  using ReplyLater = std::function<bool(ConnectionId, const wire::Reply&)>;
 
   RequestDispatch(ProcessTable& table, const NodeInfo& node, Logger& log);
 
@@ -34,10 +44,19 @@ class RequestDispatch {
   // on its own connection and may still be unread).
   void set_drain_peer(std::function<void(RealPid)> drain_peer) { drain_peer_ = std::move(drain_peer); }
 
+  // Checkpoint requests go to these; without them they are refused (ENOSYS).
+  void set_checkpoints(CheckpointService* service, CheckpointPolicies* policies, ReplyLater reply_later) {
+    checkpoints_ = service;
+    policies_ = policies;
+    reply_later_ = std::move(reply_later);
+  }
+
+  // `conn`: the connection the request came on, for a deferred reply.
   Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
-                std::vector<uint64_t>& list_frame);
+                std::vector<uint64_t>& list_frame, ConnectionId conn = 0);
 
  private:
+  Answer checkpoint(const Peer& peer, const wire::CheckpointRequest& m, ConnectionId conn, wire::Reply& reply);
   wire::Reply error_reply(const Status& s);
   void drain();
 
@@ -46,6 +65,9 @@ class RequestDispatch {
   Logger& log_;
   std::function<void()> drain_all_;
   std::function<void(RealPid)> drain_peer_;
+  CheckpointService* checkpoints_ = nullptr;
+  CheckpointPolicies* policies_ = nullptr;
+  ReplyLater reply_later_;
 };
 
 }  // namespace vproc::daemon

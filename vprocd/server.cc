@@ -74,8 +74,10 @@ void Server::accept_clients() {
     c->read_watcher.data = c;
     c->write_watcher.data = c;
     ev_io_start(loop_, &c->read_watcher);
+    c->id = ++last_id_;
     conns_[fd] = std::move(conn);
     by_peer_.emplace(peer.pid.value, c);
+    by_id_.emplace(c->id, c);
   }
 }
 
@@ -96,6 +98,8 @@ void Server::on_writable(struct ev_loop*, ev_io* w, int) {
 }
 
 void Server::service(ClientConnection& c, int max_reads) {
+  // Requests that waited behind a deferred reply (send_later).
+  if (c.buffered() && !c.awaiting_reply && !handle_frames(c)) return;
   for (int i = 0; i < max_reads; ++i) {
     int err = 0;
     ClientConnection::ReadStatus st = c.fill(err);
@@ -119,7 +123,7 @@ void Server::service(ClientConnection& c, int max_reads) {
 bool Server::handle_frames(ClientConnection& c) {
   c.busy = true;
   bool open = true;
-  for (;;) {
+  while (!c.awaiting_reply) {
     const void* data = nullptr;
     size_t len = 0;
     ClientConnection::FrameStatus fs = c.next_frame(data, len);
@@ -138,9 +142,11 @@ bool Server::handle_frames(ClientConnection& c) {
     c.consume(len);
     wire::Reply reply;
     std::vector<uint64_t> list;
-    RequestDispatch::Answer a = dispatch_.handle(c.peer(), req, reply, list);
-    if (a == RequestDispatch::Answer::Small) {
-      alignas(8) char buf[wire::kSmallFrameBytes];
+    RequestDispatch::Answer a = dispatch_.handle(c.peer(), req, reply, list, c.id);
+    if (a == RequestDispatch::Answer::Deferred) {
+      c.awaiting_reply = true;
+    } else if (a == RequestDispatch::Answer::Small) {
+      alignas(8) char buf[wire::kLargeFrameBytes];
       size_t n = wire::encode(reply, buf, sizeof buf);
       if (n == 0) {
         log_.error("internal error: a reply to pid %u did not encode", c.peer().pid.value);
@@ -189,6 +195,7 @@ void Server::close_connection(ClientConnection& c, const char* why) {
       break;
     }
   }
+  by_id_.erase(c.id);
   int fd = c.fd();
   c.shut();
   auto it = conns_.find(fd);
@@ -197,6 +204,27 @@ void Server::close_connection(ClientConnection& c, const char* why) {
     closed_.push_back(std::move(it->second));
     conns_.erase(it);
   }
+}
+
+bool Server::send_later(uint64_t id, const wire::Reply& reply) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || it->second->is_shut()) return false;
+  ClientConnection& c = *it->second;
+  alignas(8) char buf[wire::kLargeFrameBytes];
+  size_t n = wire::encode(reply, buf, sizeof buf);
+  if (n == 0) {
+    log_.error("internal error: a deferred reply to pid %u did not encode", c.peer().pid.value);
+    close_connection(c, nullptr);  // deleted by the next reap_closed()
+    return false;
+  }
+  c.queue(buf, n);
+  c.awaiting_reply = false;
+  // Written and continued from the loop: this may run inside another
+  // connection's callback (the writer's CheckpointResult), where closing or
+  // serving this one is not safe.
+  ev_io_start(loop_, &c.write_watcher);
+  if (c.buffered()) ev_feed_event(loop_, &c.read_watcher, EV_READ);
+  return true;
 }
 
 void Server::reap_closed() {

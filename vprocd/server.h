@@ -15,6 +15,7 @@
 #include "logger.h"
 #include "process_table.h"
 #include "request_dispatch.h"
+#include "wire.h"
 
 namespace vproc::daemon {
 
@@ -36,6 +37,10 @@ class Server {
   // The same for the connections of one process (before its exit is processed:
   // its last messages, e.g. Spawned for a child, were sent before it exited).
   void drain_peer(RealPid pid);
+
+  // Sends the deferred reply of connection `id` (RequestDispatch::Answer::Deferred)
+  // from the loop, and lets its waiting requests go on. False if it has closed.
+  bool send_later(uint64_t id, const wire::Reply& reply);
 
   size_t connections() const { return conns_.size(); }
   // Deletes connections closed while handling a callback. Called at the end of
@@ -67,6 +72,8 @@ class Server {
   Logger& log_;
   std::unordered_map<int, std::unique_ptr<ClientConnection>> conns_;
   std::unordered_multimap<uint32_t, ClientConnection*> by_peer_;
+  std::unordered_map<uint64_t, ClientConnection*> by_id_;
+  uint64_t last_id_ = 0;
   std::vector<std::unique_ptr<ClientConnection>> closed_;
   bool draining_ = false;
 };

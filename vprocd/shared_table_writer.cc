@@ -167,10 +167,16 @@ void SharedTableWriter::publish(VPid v, const RecordFields& f, bool claim_real) 
   r.uid = f.uid;
   r.start_ticks = f.start_ticks;
   r.tgid = f.tgid;
-  r.flags = 0;
+  r.flags = ckpt_signal_flags(f.ckpt_signal);
   r.word.store(pack_word(f.real, f.state, f.thread), std::memory_order_release);
   if (claim_real && f.real && f.real.value < kRealPidLimit)
     r2v_array()[f.real.value].store(v.value, std::memory_order_release);
+}
+
+void SharedTableWriter::set_ckpt_signal(VPid v, int sig) {
+  Record& r = records()[serial_of(v)];
+  if (r.word.load(std::memory_order_relaxed) == 0) return;  // Free: its flags hold the lease mark
+  r.flags = ckpt_signal_flags(sig);
 }
 
 void SharedTableWriter::set_state(VPid v, RecordState state) {

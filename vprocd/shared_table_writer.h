@@ -25,6 +25,20 @@
 
 namespace vproc::daemon {
 
+// Record::flags of a live record (daemon bookkeeping, readers ignore it): the
+// process's checkpoint signal as its Hello told it, kept in the file so that a
+// restarted daemon still knows it. Not told: the library's default applies.
+inline constexpr uint32_t kRecordCkptKnown = 1u << 1;
+inline constexpr unsigned kRecordCkptShift = 8;  // bits 8..15: the signal (0: disabled)
+
+// -1 when not told, else the signal number (0: checkpointing disabled).
+constexpr int record_ckpt_signal(uint32_t flags) {
+  return (flags & kRecordCkptKnown) ? int((flags >> kRecordCkptShift) & 0xff) : -1;
+}
+constexpr uint32_t ckpt_signal_flags(int sig) {
+  return sig < 0 ? 0u : (kRecordCkptKnown | (uint32_t(sig & 0xff) << kRecordCkptShift));
+}
+
 struct RecordFields {
   RealPid real;
   RecordState state = RecordState::Alive;
@@ -33,6 +47,7 @@ struct RecordFields {
   uint32_t uid = 0;
   uint64_t start_ticks = 0;
   uint32_t tgid = 0;
+  int ckpt_signal = -1;  // see record_ckpt_signal()
 };
 
 // Which node the table should serve.
@@ -77,6 +92,8 @@ class SharedTableWriter {
   // (false for a process registered after it was already reaped: its pid may name
   // someone else by now).
   void publish(VPid v, const RecordFields& fields, bool claim_real = true);
+  // Records the checkpoint signal of a registered vpid (-1: not told).
+  void set_ckpt_signal(VPid v, int sig);
   // Changes the state of a registered vpid (Alive -> Zombie -> Retired); r2v stays.
   void set_state(VPid v, RecordState state);
   // Frees `v`: clears r2v[real] only if it still names `v`, then marks it Free.

@@ -15,23 +15,29 @@
 namespace vproc::daemon {
 namespace {
 
+// A pidfd naming exactly rec's task even if its pid was reused: its own, or,
+// for records without one (child processes, see spawned()), one opened now,
+// before the start time is checked, so that what is checked and what is
+// signalled are the same task. -1 if it is gone; `own` >= 0: close it after.
+int pidfd_of(const ProcessRecord& rec, int& own) {
+  own = -1;
+  if (!rec.live()) return -1;
+  if (rec.pidfd >= 0) return rec.pidfd;
+  own = open_pidfd(rec.real, rec.thread);
+  ProcStat st;
+  if (own < 0 || !read_proc_stat(rec.real, st) || st.start_ticks != rec.start_ticks) {
+    if (own >= 0) close(own);
+    own = -1;
+    return -1;
+  }
+  return own;
+}
+
 Status signal_one(const ProcessRecord& rec, const ProcUids& caller, int signo, int64_t target) {
   const Status gone = Status::failure(ESRCH, strf("no such process %lld", (long long)target));
-  if (!rec.live()) return gone;
-  // Through a pidfd: it names exactly this process even if the pid was reused.
-  // Records without one of their own (child processes, see spawned()) get one
-  // now, opened before the start time is checked, so that what is checked and
-  // what is signalled are the same process.
-  int own = -1;
-  int fd = rec.pidfd;
-  if (fd < 0) {
-    own = fd = open_pidfd(rec.real, rec.thread);
-    ProcStat st;
-    if (fd < 0 || !read_proc_stat(rec.real, st) || st.start_ticks != rec.start_ticks) {
-      if (own >= 0) close(own);
-      return gone;
-    }
-  }
+  int own;
+  int fd = pidfd_of(rec, own);
+  if (fd < 0) return gone;
   ProcUids t;
   Status result = Status::success();
   if (!read_proc_uids(rec.real, t)) {
@@ -105,6 +111,23 @@ Status deliver_signal(const ProcessTable& table, const Peer& caller, int64_t tar
   if (target > 0) return signal_one(*rec, who, signo, target);
   if (rec->thread) return Status::failure(ESRCH, strf("vpid %lld is a thread, not a group leader", (long long)v));
   return signal_group(pid_t(rec->real.value), who, signo, target);
+}
+
+Status queue_signal(const ProcessRecord& rec, int signo, uint64_t value) {
+  int own;
+  int fd = pidfd_of(rec, own);
+  if (fd < 0) return Status::failure(ESRCH, strf("vpid %u has exited", rec.vpid.value));
+  siginfo_t info{};
+  info.si_signo = signo;
+  info.si_code = SI_QUEUE;
+  info.si_pid = getpid();
+  info.si_uid = getuid();
+  info.si_value.sival_ptr = reinterpret_cast<void*>(uintptr_t(value));
+  int r = queue_pidfd(fd, info);
+  if (own >= 0) close(own);
+  if (r == -ESRCH) return Status::failure(ESRCH, strf("vpid %u has exited", rec.vpid.value));
+  if (r < 0) return Status::failure(-r, strf("cannot signal vpid %u: %s", rec.vpid.value, strerror(-r)));
+  return Status::success();
 }
 
 }  // namespace vproc::daemon

@@ -19,4 +19,10 @@ namespace vproc::daemon {
 // EPERM (the caller may signal none of the targets).
 Status deliver_signal(const ProcessTable& table, const Peer& caller, int64_t target, int signo);
 
+// Queues `signo` to the process of `rec` like sigqueue(3) (si_code SI_QUEUE,
+// si_pid/si_uid the daemon's, si_value = `value`), through a pidfd checked
+// against the record's start time. The caller has checked permission.
+// Errors: ESRCH (gone), or what the kernel said.
+Status queue_signal(const ProcessRecord& rec, int signo, uint64_t value);
+
 }  // namespace vproc::daemon

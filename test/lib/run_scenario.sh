@@ -10,11 +10,14 @@
 #   native   run the program directly
 #   vproc    under vproc-run, with a private daemon
 #   preload  with LD_PRELOAD=libvproc.so and VPROC_SOCKET, no vproc-run
+#   ckpt     under vproc-run, checkpointed and restored at each of the
+#            program's SCENARIO_CKPT_POINT()s (see mode_ckpt)
 # In the vproc modes SCENARIO_EXPECT_VIRTUAL=1 makes the program fail (exit 99)
 # on any pid below 2^22, i.e. a real pid that leaked through.
 HERE=$(cd "$(dirname "$0")" && pwd)
 VP_NAME="scenario/${1:-?}/$(basename "${2:-?}")"
 . "$HERE/harness.sh"
+. "$HERE/ckpt.sh"
 
 usage() {
   echo "usage: run_scenario.sh MODE PROGRAM [ARGS...]; MODE is one of: $(declare -F | sed -n 's/^declare -f mode_//p' | tr '\n' ' ')" >&2
@@ -47,6 +50,60 @@ mode_preload() {
   SCENARIO_EXPECT_VIRTUAL=1 vp_run_preload "$VP_DIR/out.preload" "$@"
   vp_check_run preload "$VP_DIR/out.preload" "$VP_RC"
   vp_compare_outputs native "$VP_DIR/out.native" "$NATIVE_RC" preload "$VP_DIR/out.preload" "$VP_RC"
+}
+
+# At each SCENARIO_CKPT_POINT() (scenario.h) the program writes
+# $dir/point-N.vpimg and stops; we SIGKILL it and go on with
+# `vproc restore point-N.vpimg`, every generation appending to the same output
+# files, until one exits: its status is the run's. Output and status must be
+# those of the native run, and at least one point must have been passed.
+mode_ckpt() {
+  vp_setup
+  native_reference "$@"
+  local dir=$VP_DIR/images out=$VP_DIR/out.ckpt gen=0 pid what deadline=$((SECONDS + VP_TIMEOUT))
+  mkdir -p "$dir"
+  : >"$out"
+  : >"$out.err"
+  (vp_close_extra_fds && VPROC_SCENARIO_CKPT_DIR=$dir SCENARIO_EXPECT_VIRTUAL=1 \
+    exec "$VPROC_RUN" --no-start "$@") >>"$out" 2>>"$out.err" </dev/null &
+  pid=$!
+  vp_track_pid "$pid"
+  what="the original run"
+  while :; do
+    local st
+    st=$(vp_state "$pid")
+    case "$st" in
+      '' | Z | X)
+        VP_RC=0
+        wait "$pid" 2>/dev/null || VP_RC=$?
+        vp_untrack_pid "$pid"
+        break
+        ;;
+      T)
+        local image=$dir/point-$((gen + 1)).vpimg
+        [ -s "$image" ] || vp_fail "$what stopped, but there is no $image (images: $(ls "$dir"))
+--- stderr (last lines):
+$(tail -n 15 "$out.err")"
+        [ -e "$dir/point-$((gen + 2)).vpimg" ] && vp_fail "$what wrote more than one image: $(ls "$dir")"
+        vp_kill_reap "$pid"
+        gen=$((gen + 1))
+        [ "$gen" -le 20 ] || vp_fail "more than 20 checkpoints: a point in a loop?"
+        vp_restore_bg "$image" "$out" "$out.err"
+        pid=$VP_BG_PID
+        what="generation $gen (vproc restore $(basename "$image"))"
+        ;;
+    esac
+    [ "$SECONDS" -le "$deadline" ] || vp_fail "timed out after ${VP_TIMEOUT}s in $what (state $st)
+--- stdout (last lines):
+$(tail -n 5 "$out")
+--- stderr (last lines):
+$(tail -n 15 "$out.err")"
+    sleep 0.02
+  done
+  vp_check_run "ckpt ($what)" "$out" "$VP_RC"
+  vp_compare_outputs native "$VP_DIR/out.native" "$NATIVE_RC" ckpt "$out" "$VP_RC"
+  [ "$gen" -ge 1 ] || vp_fail "no checkpoint was taken (no SCENARIO_CKPT_POINT reached?)"
+  vp_note "ok: $gen checkpoint/restore generations"
 }
 
 [ $# -ge 2 ] || usage

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   char self_path[PATH_MAX];
   if (!realpath(argv[0], self_path)) fail("realpath(%s): %s", argv[0], strerror(errno));
   pid_t me = pid_seen(getpid());
+  SCENARIO_CKPT_POINT();
   int report[2];
   must(pipe(report));
   char p[16], fd[16];
@@ -40,5 +41,9 @@ int main(int argc, char** argv) {
   check(recv_pid(report[0]) == c, "clone(CLONE_VM|CLONE_VFORK)+exec: the new image's getpid() equals clone()'s result");
   expect_exit(c, 6, "clone(CLONE_VM|CLONE_VFORK)+exec child (getppid() is us)");
   munmap(stack, stack_size);
+  close(report[0]);
+  close(report[1]);
+  SCENARIO_CKPT_POINT();
+  check(getpid() == me, "getpid() unchanged at the end");
   return scenario_done();
 }

@@ -9,8 +9,11 @@ extern pid_t early_pid, early_status_pid, early_stat_pid;
 
 int main(void) {
   pid_t me = pid_seen(getpid());
+  SCENARIO_CKPT_POINT();
   check(pid_seen(early_pid) == me, "getpid() in a library constructor equals getpid() in main");
   check(pid_seen(early_status_pid) == me, "/proc/self/status read by fopen in a constructor: Pid: is getpid()");
   check(pid_seen(early_stat_pid) == me, "/proc/self/stat read by open in a constructor: pid is getpid()");
+  SCENARIO_CKPT_POINT();
+  check(pid_seen(getpid()) == me, "getpid() unchanged at the end");
   return scenario_done();
 }

@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
     pid_t pid0 = pid_seen(getpid());
     pid_t ppid0 = getppid(); /* the runner, maybe outside vproc */
     printf("start\n");
+    SCENARIO_CKPT_POINT();
 
     /* A failed exec must leave everything as it was. */
     char* args[] = {"/nonexistent/vproc-scenario", NULL};
@@ -113,6 +114,11 @@ int main(int argc, char** argv) {
   check(getppid() == ppid0, "after %s: same parent after exec", via);
   check(!vproc_self_in_environ(), "after %s: VPROC_SELF is not left in the environment", via);
   if (step == 2) check(getenv("PATH") == NULL, "after %s: the environment was replaced", via);
+  /* (Steps 2 and 1 run without our environment, so no checkpoint there.) */
+  if (step == 3) {
+    SCENARIO_CKPT_POINT();
+    check(getpid() == pid0 && getppid() == ppid0, "after %s: same pid and parent at the end of this image", via);
+  }
   if (step > 1) exec_step(step - 1, pid0, ppid0);
   /* step 1: the image started with an empty environment. */
   fork_and_exec_child(me);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   int sv[2];
   must(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
   pid_t me = pid_seen(getpid());
@@ -66,5 +67,8 @@ int main(void) {
   check(fcntl(sv[0], F_SETOWN, 4194999) == -1 && errno == ESRCH, "F_SETOWN(unknown pid): ESRCH");
   close(sv[0]);
   close(sv[1]);
+  close(ready[0]);
+  close(ready[1]);
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

@@ -65,7 +65,10 @@ static int run_level(int depth, int index, const char* path) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   int code = run_level(0, 0, "root");
+  SCENARIO_CKPT_POINT();
+
   check(code == expected_code(0, 0), "root: statuses of the whole tree add up");
   return scenario_done();
 }

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   }
   if (!realpath(argv[0], self_path)) fail("realpath(%s): %s", argv[0], strerror(errno));
   pid_t me = pid_seen(getpid());
+  SCENARIO_CKPT_POINT();
   int report[2];
   must(pipe(report));
   report_fd = report[1];
@@ -87,5 +88,7 @@ int main(int argc, char** argv) {
   munmap(stack, stack_size);
   close(report[0]);
   close(report[1]);
+  SCENARIO_CKPT_POINT();
+  check(getpid() == me, "getpid() unchanged at the end");
   return scenario_done();
 }

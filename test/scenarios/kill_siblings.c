@@ -100,8 +100,11 @@ static void test_groups(void) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   test_sibling_kill();
+  SCENARIO_CKPT_POINT();
   test_kill_zero();
   test_groups();
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

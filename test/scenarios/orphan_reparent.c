@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   must(prctl(PR_SET_CHILD_SUBREAPER, 1));
   pid_t me = pid_seen(getpid());
   int report[2], go[2], recorded[2];
@@ -58,5 +59,12 @@ int main(void) {
   check(WIFEXITED(status) && WEXITSTATUS(status) == 17, "the adopted orphan's exit status 17");
   errno = 0;
   check(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "no children left");
+  close(go[1]);
+  close(report[0]);
+  close(report[1]);
+  close(recorded[0]);
+  close(recorded[1]);
+  SCENARIO_CKPT_POINT();
+  check(getpid() == me, "getpid() unchanged at the end");
   return scenario_done();
 }

@@ -155,8 +155,11 @@ static void test_scm_credentials(void) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   test_socketpair();
+  SCENARIO_CKPT_POINT();
   test_connected();
   test_scm_credentials();
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

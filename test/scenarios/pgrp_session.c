@@ -156,11 +156,15 @@ static void test_errors(void) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   test_own_group();
   test_parent_sets_group();
   test_setsid();
+  SCENARIO_CKPT_POINT();
   test_group_outlives_leader();
   test_setpgrp();
   test_errors();
+  SCENARIO_CKPT_POINT();
+  test_own_group();
   return scenario_done();
 }

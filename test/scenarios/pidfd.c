@@ -15,6 +15,7 @@ static pid_t paused_child(void) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   pid_t c = paused_child();
   int fd = pidfd_open(c, 0);
   check(fd >= 0, "pidfd_open(child) succeeded");
@@ -45,6 +46,7 @@ int main(void) {
             si.si_status == 6,
         "waitid(P_PIDFD) on an exit: si_pid is the child, status 6");
   close(fd);
+  SCENARIO_CKPT_POINT();
 
   fd = pidfd_open(getpid(), 0);
   check(fd >= 0, "pidfd_open(getpid()) succeeded");

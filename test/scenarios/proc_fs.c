@@ -195,11 +195,16 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  SCENARIO_CKPT_POINT();
   check_own_entries("self", 0);
   test_self_links();
   test_stat_access_dir();
   test_child_cmdline();
+  SCENARIO_CKPT_POINT();
   test_in_child();
   test_dirfd_relative();
+  SCENARIO_CKPT_POINT();
+  check_own_entries("self at the end", 0);
+  test_self_links();
   return scenario_done();
 }

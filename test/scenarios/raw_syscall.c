@@ -18,6 +18,7 @@ static void check_identity(const char* who) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   check_identity("parent");
   pid_t me = getpid();
 
@@ -33,6 +34,8 @@ int main(void) {
   long r = syscall(SYS_wait4, c, &status, 0, NULL);
   check(r == c, "syscall(SYS_wait4, child) returned the fork() result");
   check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's raw getppid/getpgid named the right pids");
+  SCENARIO_CKPT_POINT();
+  check_identity("parent after the first child");
 
   c = fork_checked();
   if (c == 0) {

@@ -20,6 +20,7 @@
 #define VPROC_TEST_SCENARIO_H
 
 #define _GNU_SOURCE 1
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -196,6 +197,38 @@ static inline const char* scenario_tmpdir(const char* name) {
   if (!mkdtemp(dir)) fail("mkdtemp(%s): %s", dir, strerror(errno));
   return dir;
 }
+
+/* Checkpoint points (the ckpt mode of run_scenario.sh). A no-op unless
+ * VPROC_SCENARIO_CKPT_DIR is set; then the process checkpoints itself to
+ * DIR/point-N.vpimg (N: the first free number, so it counts on across restores
+ * and execs). The original then stops until the runner kills it; the restored
+ * process (vproc_checkpoint() returns 1) continues from here, under
+ * `vproc restore`. Only this process is in the image, so a point goes where it
+ * has no live children (and no pipe, socket or other fd the checkpointer
+ * refuses). vproc_checkpoint is looked up at run time, so the native build
+ * needs no libvproc. */
+static inline void scenario_ckpt_point_(const char* file, int line) {
+  const char* dir = getenv("VPROC_SCENARIO_CKPT_DIR");
+  if (!dir || !*dir) return;
+  int (*ckpt)(const char*) = (int (*)(const char*))dlsym(RTLD_DEFAULT, "vproc_checkpoint");
+  if (!ckpt) fail("checkpoint point %s:%d: vproc_checkpoint() not found (libvproc not loaded?)", file, line);
+  char path[600];
+  for (int n = 1;; n++) {
+    snprintf(path, sizeof path, "%s/point-%d.vpimg", dir, n);
+    if (access(path, F_OK) != 0) break;
+  }
+  errno = 0;
+  int r = ckpt(path);
+  if (r < 0) {
+    int err = errno;
+    const char* (*why)(void) = (const char* (*)(void))dlsym(RTLD_DEFAULT, "vproc_checkpoint_error");
+    fail("checkpoint point %s:%d: vproc_checkpoint(%s) failed: %s: %s", file, line, path, strerror(err),
+         why ? why() : "?");
+  }
+  if (r == 0) /* the original: the image is complete; wait for SIGKILL */
+    for (;;) raise(SIGSTOP);
+}
+#define SCENARIO_CKPT_POINT() scenario_ckpt_point_(__FILE__, __LINE__)
 
 static inline int scenario_done(void) {
   printf("EXIT-SUCCESS\n");

@@ -53,6 +53,7 @@ static long ask(char cmd) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   must(pipe(to_child));
   must(pipe(from_child));
   pid_t c = fork_checked();
@@ -120,5 +121,10 @@ int main(void) {
 
   write_all(to_child[1], "q", 1);
   expect_exit(c, 0, "the queried child");
+  close(to_child[0]);
+  close(to_child[1]);
+  close(from_child[0]);
+  close(from_child[1]);
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

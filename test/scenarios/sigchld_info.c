@@ -31,6 +31,7 @@ int main(void) {
   sigaddset(&chld, SIGCHLD);
   must(sigprocmask(SIG_BLOCK, &chld, &open_mask));
   sigdelset(&open_mask, SIGCHLD);
+  SCENARIO_CKPT_POINT();
 
   pid_t c = fork_checked();
   if (c == 0) _exit(7);
@@ -38,6 +39,7 @@ int main(void) {
   check(pid_seen(last_pid) == c, "SIGCHLD for an exit: si_pid equals the fork() result");
   check(last_code == CLD_EXITED && last_status == 7, "SIGCHLD for an exit: CLD_EXITED, status 7");
   expect_exit(c, 7, "the child is then reaped");
+  SCENARIO_CKPT_POINT();
 
   c = fork_checked();
   if (c == 0) {
@@ -61,5 +63,6 @@ int main(void) {
     r = waitpid(c, &status, 0);
   } while (r < 0 && errno == EINTR);
   check(r == c && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the killed child is reaped");
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

@@ -32,6 +32,7 @@ int main(void) {
   sigaddset(&set, SIGUSR2);
   sigaddset(&set, rt);
   must(sigprocmask(SIG_BLOCK, &set, NULL));
+  SCENARIO_CKPT_POINT();
   int report[2];
   must(pipe(report));
 
@@ -101,5 +102,14 @@ int main(void) {
   struct timespec zero = {0, 0};
   errno = 0;
   check(sigtimedwait(&only, &si, &zero) == -1 && errno == EAGAIN, "sigtimedwait with nothing pending: EAGAIN");
+  close(report[0]);
+  close(report[1]);
+  SCENARIO_CKPT_POINT();
+  /* The signals are still blocked after the restore: one queued to ourselves waits. */
+  must(kill(getpid(), SIGUSR1));
+  sigemptyset(&only);
+  sigaddset(&only, SIGUSR1);
+  check(sigtimedwait(&only, &si, &ts) == SIGUSR1 && pid_seen(si.si_pid) == getpid(),
+        "a blocked SIGUSR1 to ourselves is taken by sigtimedwait, si_pid is our pid");
   return scenario_done();
 }

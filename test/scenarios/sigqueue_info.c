@@ -49,6 +49,7 @@ int main(void) {
   sigdelset(&open_mask, rt);
 
   pid_t me = pid_seen(getpid());
+  SCENARIO_CKPT_POINT();
   int report[2];
   must(pipe(report));
 
@@ -103,5 +104,12 @@ int main(void) {
   check(tgkill(getpid(), gettid(), 0) == 0, "tgkill(getpid(), gettid(), 0): 0");
   errno = 0;
   check(sigqueue(4194999, rt, v) == -1 && errno == ESRCH, "sigqueue to an unknown pid: ESRCH");
+  close(report[0]);
+  close(report[1]);
+  SCENARIO_CKPT_POINT();
+  /* The handler and the mask survive: one more signal to ourselves. */
+  must(kill(getpid(), SIGUSR1));
+  await_hits(8);
+  check(pid_seen(last[SIGUSR1].pid) == me && last[SIGUSR1].code == SI_USER, "at the end, kill(getpid()): si_pid is our pid, SI_USER");
   return scenario_done();
 }

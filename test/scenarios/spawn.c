@@ -149,10 +149,13 @@ int main(int argc, char** argv) {
   if (!realpath(argv[0], self_path) && readlink("/proc/self/exe", self_path, sizeof self_path - 1) < 0)
     fail("cannot find this program's path");
   const char* dir = scenario_tmpdir("spawn");
+  SCENARIO_CKPT_POINT();
   test_posix_spawn_self();
   test_posix_spawnp();
+  SCENARIO_CKPT_POINT();
   test_spawn_setpgroup();
   test_system(dir);
+  SCENARIO_CKPT_POINT();
   test_popen(dir);
   rmdir(dir);
   return scenario_done();

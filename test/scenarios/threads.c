@@ -67,6 +67,7 @@ int main(void) {
   pid_t me = pid_seen(getpid());
   check(gettid() == me, "main thread: gettid() == getpid()");
   check(syscall(SYS_gettid) == me, "main thread: syscall(SYS_gettid) == getpid()");
+  SCENARIO_CKPT_POINT();
 
   struct sigaction sa = {0};
   sa.sa_sigaction = on_usr1;

@@ -54,6 +54,7 @@ static int session_leader(const char* slave_name) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   int master = posix_openpt(O_RDWR | O_NOCTTY);
   check(master >= 0, "posix_openpt succeeded");
   must(grantpt(master));
@@ -89,5 +90,10 @@ int main(void) {
   check(recv_pid(report[0]) == k, "forkpty: the child's getpid() equals forkpty()'s result");
   expect_exit(k, 0, "forkpty child: its terminal's foreground group and its session are itself");
   close(fd);
+  close(report[0]);
+  close(report[1]);
+  close(reply[0]);
+  close(reply[1]);
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

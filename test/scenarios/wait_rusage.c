@@ -30,6 +30,7 @@ static int rusage_filled(const struct rusage* ru) {
 int main(void) {
   struct rusage ru;
   int status;
+  SCENARIO_CKPT_POINT();
 
   pid_t c = busy_child(3);
   memset(&ru, 0, sizeof ru);
@@ -37,6 +38,7 @@ int main(void) {
   check(r == c, "wait3() returned the forked child");
   check(WIFEXITED(status) && WEXITSTATUS(status) == 3, "wait3(): exit status 3");
   check(rusage_filled(&ru), "wait3() filled the rusage (maxrss and cpu time > 0)");
+  SCENARIO_CKPT_POINT();
 
   int go[2];
   must(pipe(go));
@@ -75,5 +77,8 @@ int main(void) {
 
   errno = 0;
   check(wait3(&status, WNOHANG, &ru) == -1 && errno == ECHILD, "wait3() with no children: ECHILD");
+  SCENARIO_CKPT_POINT();
+  errno = 0;
+  check(wait4(-1, &status, WNOHANG, &ru) == -1 && errno == ECHILD, "after the last point, wait4(-1): ECHILD");
   return scenario_done();
 }

@@ -23,6 +23,7 @@ static int wait_flags(pid_t pid, int flags) {
 
 int main(void) {
   char buf[64];
+  SCENARIO_CKPT_POINT();
   pid_t c = sleeping_child();
 
   must(kill(c, SIGSTOP));
@@ -49,6 +50,7 @@ int main(void) {
   check(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "terminated child: %s",
         describe_status(status, buf, sizeof buf));
 
+  SCENARIO_CKPT_POINT();
   /* A child that stops itself, continued by the parent, then exits normally. */
   pid_t self_stopper = fork_checked();
   if (self_stopper == 0) {
@@ -62,5 +64,6 @@ int main(void) {
   status = wait_flags(self_stopper, 0);
   check(WIFEXITED(status) && WEXITSTATUS(status) == 5, "after SIGCONT it exited: %s",
         describe_status(status, buf, sizeof buf));
+  SCENARIO_CKPT_POINT();
   return scenario_done();
 }

@@ -173,12 +173,15 @@ static void test_no_child_errors(void) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   test_wait();
   test_waitpid_specific();
   test_waitpid_any();
+  SCENARIO_CKPT_POINT();
   test_waitpid_groups();
   test_wnohang_loop();
   test_signal_deaths();
+  SCENARIO_CKPT_POINT();
   test_no_child_errors();
   return scenario_done();
 }

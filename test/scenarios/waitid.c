@@ -132,11 +132,14 @@ static void test_errors(void) {
 }
 
 int main(void) {
+  SCENARIO_CKPT_POINT();
   test_p_pid();
   test_p_all();
+  SCENARIO_CKPT_POINT();
   test_p_pgid();
   test_wnowait();
   test_wnohang_and_job_control();
+  SCENARIO_CKPT_POINT();
   test_errors();
   return scenario_done();
 }

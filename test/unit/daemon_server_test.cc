@@ -1,108 +1,13 @@
 // vprocd's socket side: framing, pipelining, malformed input, the drain on a
 // lookup miss, and claiming the socket path. Runs a Server on a private libev
 // loop and talks to it through real Unix sockets.
-#include <ev.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
-#include "daemon_test_support.h"
-#include "listen_socket.h"
-#include "node_info.h"
-#include "request_dispatch.h"
-#include "server.h"
+#include "server_fixture.h"
 
 using namespace vproc;
 using namespace vproc::daemon;
 using namespace vproc::daemon::test;
-
-namespace {
-
-struct ServerFixture {
-  DaemonState d;
-  NodeInfo node{0, "unit", uint32_t(getpid()), boot_time_ms()};
-  struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
-  ListenSocket sock;
-  std::unique_ptr<RequestDispatch> dispatch;
-  std::unique_ptr<Server> server;
-  std::string path;
-
-  ServerFixture() {
-    path = d.dir.file("vprocd.sock");
-    Status s = sock.claim(path);
-    INFO(s.message);
-    REQUIRE(s.ok());
-    REQUIRE(sock.listen_now(true).ok());
-    dispatch = std::make_unique<RequestDispatch>(*d.table, node, d.log);
-    server = std::make_unique<Server>(loop, sock.release_fd(), *dispatch, d.log);
-    dispatch->set_drain([this] { server->drain_all(); });
-    server->start();
-  }
-  ~ServerFixture() {
-    server.reset();
-    sock.remove();
-    ev_loop_destroy(loop);
-  }
-  void spin() { ev_run(loop, EVRUN_NOWAIT); }
-
-  int connect_client() {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    strcpy(a.sun_path, path.c_str());
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    spin();  // accept
-    return fd;
-  }
-  void send_request(int fd, const wire::Request& r) {
-    alignas(8) char buf[wire::kSmallFrameBytes];
-    size_t n = wire::encode(r, buf, sizeof buf);
-    REQUIRE(n > 0);
-    REQUIRE(write(fd, buf, n) == ssize_t(n));
-  }
-  // Runs the loop until `fd` has `n` bytes (or EOF); returns what arrived.
-  std::vector<uint64_t> read_frame(int fd, bool* eof = nullptr) {
-    std::vector<uint64_t> buf(1);
-    size_t have = 0, need = 8;
-    for (int i = 0; i < 5000; ++i) {
-      spin();
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 1) <= 0) continue;
-      if (buf.size() * 8 < need) buf.resize((need + 7) / 8);
-      ssize_t k = recv(fd, reinterpret_cast<char*>(buf.data()) + have, need - have, MSG_DONTWAIT);
-      if (k == 0) {
-        if (eof) *eof = true;
-        return {};
-      }
-      if (k < 0) continue;
-      have += size_t(k);
-      size_t fs = wire::frame_size(buf.data(), have);
-      if (fs == SIZE_MAX) FAIL("bad frame from the server");
-      if (fs == 0) {
-        need = have + 8;
-        continue;
-      }
-      need = fs;
-      if (have == need) {
-        buf.resize(need / 8);
-        return buf;
-      }
-    }
-    FAIL("no reply from the server");
-    return {};
-  }
-  wire::Reply ask(int fd, const wire::Request& r) {
-    send_request(fd, r);
-    std::vector<uint64_t> f = read_frame(fd);
-    wire::Reply rep;
-    REQUIRE(wire::decode(f.data(), f.size() * 8, rep));
-    return rep;
-  }
-};
-
-}  // namespace
 
 TEST_CASE("server: answers requests over the socket", "[server]") {
   ServerFixture fx;

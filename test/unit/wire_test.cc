@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "client_connection.h"
 #include "wire.h"
 
 using namespace vproc;
@@ -154,6 +155,79 @@ TEST_CASE("wire: every request fits the library's send buffer; Reaped is 32 byte
   for (const wire::Request& r : all) CHECK(wire::encode(r, buf, sizeof buf) > 0);
   CHECK(wire::encode(wire::Request(wire::Reaped{0x7fffffff}), buf, 32) == 32);
   CHECK(wire::encode(wire::Request(wire::Reaped{4194305}), buf, 32) == 32);
+}
+
+TEST_CASE("wire: checkpoint messages survive encode and decode in a large frame", "[wire]") {
+  // They carry paths: encoded with kLargeFrameBytes, not the fork path's
+  // kRequestFrameBytes, and still within what the daemon reads in one request.
+  std::string path(wire::kPathTextBytes - 1, 'p');
+  path[0] = '/';
+  std::string message(399, 'm');
+  alignas(8) unsigned char buf[wire::kLargeFrameBytes];
+  auto large = [&](const auto& m, auto& out) {
+    size_t n = wire::encode(m, buf, sizeof buf);
+    REQUIRE(n > 0);
+    CHECK(n <= vproc::daemon::ClientConnection::kMaxRequestBytes);
+    REQUIRE(wire::frame_size(buf, n) == n);
+    REQUIRE(wire::decode(buf, n, out));
+  };
+
+  wire::CheckpointRequest req;
+  req.vpid = 4194305;
+  req.flags = 3;
+  req.path.set(path.c_str());
+  CHECK(wire::encode(wire::Request(req), buf, wire::kRequestFrameBytes) == 0);
+  wire::Request r;
+  large(wire::Request(req), r);
+  auto req2 = std::get<wire::CheckpointRequest>(r);
+  CHECK(req2.vpid == 4194305);
+  CHECK(req2.flags == 3);
+  CHECK(std::string(req2.path.s) == path);
+
+  wire::CheckpointResult res;
+  res.request_id = 0xffffff;
+  res.vpid = 4194305;
+  res.err = 95;
+  res.image_bytes = 1ull << 40;
+  res.data_bytes = 1ull << 39;
+  res.frozen_ns = 123;
+  res.write_ns = 456;
+  res.message.set(message.c_str());
+  res.path.set(path.c_str());
+  large(wire::Request(res), r);
+  auto res2 = std::get<wire::CheckpointResult>(r);
+  CHECK(res2.request_id == 0xffffff);
+  CHECK(res2.err == 95);
+  CHECK(res2.image_bytes == 1ull << 40);
+  CHECK(res2.write_ns == 456);
+  CHECK(std::string(res2.message.s) == message);
+  CHECK(std::string(res2.path.s) == path);
+
+  wire::CheckpointPolicy pol;
+  pol.vpid = 4194305;
+  pol.interval_ms = 1500;
+  pol.keep = 3;
+  pol.dir.set(path.c_str());
+  large(wire::Request(pol), r);
+  auto pol2 = std::get<wire::CheckpointPolicy>(r);
+  CHECK(pol2.interval_ms == 1500);
+  CHECK(pol2.keep == 3);
+  CHECK(std::string(pol2.dir.s) == path);
+
+  auto job = std::get<wire::CheckpointJob>(round_trip_request(wire::CheckpointJob{4194305, 77}));
+  CHECK(job.request_id == 77);
+  auto restored = std::get<wire::Restored>(round_trip_request(wire::Restored{4194305, 4194304 + 9, 4242}));
+  CHECK(restored.real == 4242);
+  CHECK(std::get<wire::Hello>(round_trip_request(wire::Hello{wire::kProtocolVersion, 0, 1, 62})).ckpt_signal == 62);
+
+  wire::Reply rep;
+  wire::CheckpointSpec spec;
+  spec.flags = 2;
+  spec.path.set(path.c_str());
+  large(wire::Reply(spec), rep);
+  CHECK(std::string(std::get<wire::CheckpointSpec>(rep).path.s) == path);
+  large(wire::Reply(wire::CheckpointDone{res}), rep);
+  CHECK(std::string(std::get<wire::CheckpointDone>(rep).result.message.s) == message);
 }
 
 TEST_CASE("wire: every small reply survives encode and decode", "[wire]") {

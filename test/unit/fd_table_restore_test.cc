@@ -1,0 +1,169 @@
+// `vproc restore`'s descriptor table (tools/fd_table_restore.h) from synthetic
+// images: files reopened at their offsets and flags, a deleted file recreated,
+// shared descriptions, close-on-exec noted; replaced or shortened files and
+// unrestorable kinds refused without leaking a descriptor.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "fd_table_restore.h"
+#include "image_builder.h"
+#include "tool_error.h"
+
+using namespace vproc;
+using image::Fd;
+using image::FdKind;
+using vproc::test::ImageBuilder;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") + std::string("/vproc-fd-test-XXXXXX");
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { REQUIRE(system(("rm -rf '" + path + "'").c_str()) == 0); }
+  std::string file(const char* name) const { return path + "/" + name; }
+};
+
+// Descriptors >= 300, where prepare_fds() puts its own (counting them all
+// would catch libunwind's pipe, made on the first exception thrown).
+int temp_fd_count() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d)) n += atoi(e->d_name) >= 300;
+  closedir(d);
+  return n;
+}
+
+Fd fd_entry(int32_t fd, FdKind kind, const std::string& path, uint32_t flags, uint64_t offset = 0) {
+  Fd f;
+  f.fd = fd;
+  f.kind = kind;
+  f.path = path;
+  f.flags = flags;
+  f.offset = offset;
+  return f;
+}
+
+// Fills dev/ino/size as a checkpoint of PATH now would.
+Fd& same_file(Fd& f) {
+  struct stat st;
+  REQUIRE(stat(f.path.c_str(), &st) == 0);
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.size = uint64_t(st.st_size);
+  return f;
+}
+
+std::string hostname() {
+  char h[256] = "";
+  gethostname(h, sizeof h - 1);
+  return h;
+}
+
+image::ImageFile image_with(const TempDir& dir, std::vector<Fd> fds, const std::string& blob = "") {
+  ImageBuilder b = ImageBuilder::sample();
+  b.model.process.hostname = hostname();
+  b.model.fds = std::move(fds);
+  if (!blob.empty())
+    for (Fd& f : b.model.fds)
+      if (f.kind == FdKind::Deleted) f.blob = int32_t(b.add_blob(blob));
+  b.write(dir.file("image"));
+  return image::ImageFile::open(dir.file("image"));
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  FILE* f = fopen(path.c_str(), "w");
+  REQUIRE(f);
+  fputs(text.c_str(), f);
+  fclose(f);
+}
+
+}  // namespace
+
+TEST_CASE("fd table: files, a deleted file, devices and a directory come back at their numbers") {
+  TempDir dir;
+  write_text(dir.file("data.txt"), std::string(100, 'x'));
+  Fd data = fd_entry(200, FdKind::Regular, dir.file("data.txt"), O_RDWR | O_APPEND, 42);
+  Fd gone = fd_entry(201, FdKind::Deleted, dir.file("gone") + " (deleted)", O_RDONLY, 3);
+  Fd null = fd_entry(202, FdKind::DevNull, "/dev/null", O_WRONLY | O_CLOEXEC);
+  Fd cwd = fd_entry(203, FdKind::Directory, dir.path, O_RDONLY | O_DIRECTORY);
+  Fd dup = fd_entry(204, FdKind::Regular, dir.file("data.txt"), O_RDWR | O_APPEND, 42);
+  dup.same_as = 200;
+  image::ImageFile img = image_with(dir, {same_file(data), gone, null, same_file(cwd), same_file(dup)},
+                                    "deleted-contents");
+
+  std::vector<tools::PreparedFd> p = tools::prepare_fds(img, 300);
+  REQUIRE(p.size() == 5);
+  for (const tools::PreparedFd& f : p) {
+    CHECK(f.temp >= 300);
+    CHECK((fcntl(f.temp, F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK(f.cloexec == (f.target == 202));
+  }
+  CHECK(lseek(p[0].temp, 0, SEEK_CUR) == 42);
+  CHECK((fcntl(p[0].temp, F_GETFL) & (O_ACCMODE | O_APPEND)) == (O_RDWR | O_APPEND));
+  char buf[32] = {};
+  CHECK(read(p[1].temp, buf, sizeof buf - 1) == 13);
+  CHECK(std::string(buf) == "eted-contents");
+  CHECK((fcntl(p[1].temp, F_GETFL) & O_ACCMODE) == O_RDONLY);
+  struct stat st;
+  REQUIRE(fstat(p[1].temp, &st) == 0);
+  CHECK(st.st_nlink == 0);
+  CHECK((fcntl(p[2].temp, F_GETFL) & O_ACCMODE) == O_WRONLY);
+  REQUIRE(fstat(p[3].temp, &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  lseek(p[0].temp, 7, SEEK_SET);  // one open file description
+  CHECK(lseek(p[4].temp, 0, SEEK_CUR) == 7);
+
+  std::vector<int> temps;
+  for (const tools::PreparedFd& f : p) temps.push_back(f.temp);
+  tools::install_fds(p);
+  for (int fd = 200; fd <= 204; ++fd) {
+    CHECK(fcntl(fd, F_GETFD) == 0);  // there, and kept across exec
+    close(fd);
+  }
+  for (int t : temps) CHECK(fcntl(t, F_GETFD) == -1);
+}
+
+TEST_CASE("fd table: replaced, shortened or missing files and pipes are refused") {
+  TempDir dir;
+  write_text(dir.file("data.txt"), std::string(100, 'x'));
+  auto refused = [&](Fd bad, const std::string& why) {
+    Fd ok = fd_entry(200, FdKind::DevNull, "/dev/null", O_RDONLY);
+    image::ImageFile img = image_with(dir, {ok, bad});
+    CHECK_THROWS_WITH(tools::prepare_fds(img, 300), Catch::Contains(why));
+  };
+  Fd replaced = fd_entry(201, FdKind::Regular, dir.file("data.txt"), O_RDONLY);
+  same_file(replaced).ino += 1;
+  refused(replaced, "fd 201: " + dir.file("data.txt") + " was replaced since the checkpoint");
+  Fd shorter = fd_entry(201, FdKind::Regular, dir.file("data.txt"), O_RDONLY);
+  same_file(shorter).size = 200;
+  refused(shorter, "is shorter than at the checkpoint (100 bytes, was 200): it was truncated or rewritten");
+  Fd missing = fd_entry(201, FdKind::Regular, dir.file("nothing"), O_RDONLY);
+  refused(missing, "fd 201: cannot reopen " + dir.file("nothing") + ": No such file or directory");
+  refused(fd_entry(201, FdKind::Stdio, "pipe:[1]", O_RDONLY), "a pipe or socket can only be restored as fd 0, 1 or 2");
+  CHECK(temp_fd_count() == 0);
+}
+
+TEST_CASE("fd table: a file that only grew is accepted") {
+  TempDir dir;
+  write_text(dir.file("log"), "first line\n");
+  Fd log = fd_entry(200, FdKind::Regular, dir.file("log"), O_WRONLY | O_APPEND, 11);
+  same_file(log);
+  // Rewritten in place (same inode), longer: a log the process kept writing.
+  FILE* f = fopen(dir.file("log").c_str(), "a");
+  fputs("second line\n", f);
+  fclose(f);
+  image::ImageFile img = image_with(dir, {log});
+  std::vector<tools::PreparedFd> p = tools::prepare_fds(img, 300);
+  REQUIRE(p.size() == 1);
+  tools::discard_fds(p);
+  CHECK(fcntl(p[0].temp, F_GETFD) == -1);
+}
