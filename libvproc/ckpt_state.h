@@ -70,6 +70,7 @@ struct CkptState {
   // Captured by the handler before the snapshot.
   CkptThread threads[1];
   int thread_count = 0;
+  int task_count = 0;  // kernel tasks of the process at the checkpoint
   int64_t itimers[3][2] = {};  // interval_us, value_us for REAL, VIRTUAL, PROF
   uint64_t frozen_ns = 0;      // of the previous checkpoint (reported in the next)
   uint64_t freeze_start_ns = 0;

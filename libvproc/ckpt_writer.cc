@@ -205,6 +205,11 @@ bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
     o.fail(EIO, "cannot read /proc/self/maps");
   } else if (job_spec(c, o, flags)) {
     out.embed_files = flags & kCkptEmbedFiles;
+    if (c.task_count > c.thread_count) {
+      char n[24] = {};
+      append_num(n, sizeof n, uint64_t(c.task_count));
+      out.refusals.add("the process has ", n, " threads: multi-threaded processes are not saved yet");
+    }
     if (out.refusals.count) {
       o.fail(EOPNOTSUPP, "cannot be saved yet:\n", out.refusals.text);
     } else {
