@@ -58,7 +58,7 @@ frozen_ns() { "$vproc" inspect --json "$1" | grep -o '"frozen_ns": *[0-9]*' | gr
 # would make the checkpoint refuse) are closed first.
 checkpoint() {
   (
-    for f in /proc/$BASHPID/fd/*; do
+    for f in "/proc/$BASHPID/fd"/*; do
       n=${f##*/}
       if ((n > 2)); then eval "exec $n>&-"; fi
     done
@@ -94,13 +94,15 @@ mibps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f MiB/s", b / 1048576 / (
 # last image, its $size, the last $huge, and medians in $frozen $fork $total
 # $write (the call less the freeze) $dd_ns.
 checkpoints() {
-  local i out f t
+  local out f t t0
   : >"$tmp/frozen" && : >"$tmp/fork" && : >"$tmp/total" && : >"$tmp/write" && : >"$tmp/dd"
-  for i in $(seq "$reps"); do
+  for _ in $(seq "$reps"); do
+    # Removing a file drops its dirty pages: each write starts without ours.
+    rm -f "$2"
     t0=$(now_ns)
     dd if=/dev/zero of="$tmp/dd.out" bs=4M count=$((mib / 4)) status=none
     echo $(($(now_ns) - t0)) >>"$tmp/dd"
-    rm -f "$tmp/dd.out" "$2"  # drops their dirty pages, if any
+    rm -f "$tmp/dd.out"
     out=$(checkpoint "$1" "$2")
     f=$(frozen_ns "$2")
     t=$(value checkpoint_ns <<<"$out")
@@ -137,8 +139,8 @@ for opt in "" --no-verify --eager; do
     echo "$r" >>"$tmp/r"
     echo "$p" >>"$tmp/p"
   done
-  add_row "  restore ${opt:-(default, lazy)}: next instruction" "$(ms "$(median <"$tmp/r")")"
-  [[ $opt == --eager ]] || add_row "  restore ${opt:-(default, lazy)}: populated" "$(ms "$(median <"$tmp/p")")"
+  add_row "  restore ${opt:-(default)}: next instruction" "$(ms "$(median <"$tmp/r")")"
+  [[ $opt == --eager ]] || add_row "  restore ${opt:-(default)}: populated" "$(ms "$(median <"$tmp/p")")"
 done
 t0=$(now_ns)
 dd if="$img" of=/dev/null bs=4M status=none

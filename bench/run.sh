@@ -5,7 +5,9 @@
 #   bench/run.sh [BUILD_DIR]     (default: ./build of the repository)
 #
 # The daemon listens on a socket in a temporary directory and is stopped at the
-# end, whatever happens. Set RUNS (default 200) for the vproc-run startup test.
+# end, whatever happens. Set RUNS (default 200) for the vproc-run startup test,
+# and CKPT=1 to time checkpoint and restore too (bench/ckpt_bench.sh: 1 GiB
+# images in /tmp, about half a minute).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,3 +63,8 @@ for r in "${rows[@]}"; do
   printf '%-26s | %12s | %12s | %s\n' "$name" "$a" "$b" "$ratio"
 done
 echo "(vproc: under vproc-run with the preload library; /bin/true rows compare 'vproc-run /bin/true' with '/bin/true')"
+
+if [[ ${CKPT:-0} == 1 ]]; then
+  echo
+  "$repo/bench/ckpt_bench.sh" "$build"
+fi

@@ -40,6 +40,7 @@ class Checker {
   std::optional<RangeFailure> run() {
     size_t want = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), ranges_.size());
     std::vector<std::thread> helpers;
+    helpers.reserve(want);  // only starting a thread can throw below
     for (size_t i = 1; i < want; ++i) {
       try {
         helpers.emplace_back([this] { work(); });
@@ -60,9 +61,11 @@ class Checker {
   void work() {
     sigjmp_buf on_bus;
     volatile size_t current = 0;  // read after the jump: must live in memory
-    // Saves the mask: the jump leaves the handler, where SIGBUS is blocked.
-    if (map_ && sigsetjmp(on_bus, 1) != 0) bad(current, kUnreadable);
-    if (map_) t_on_bus = &on_bus;
+    if (map_) {
+      // Saves the mask: the jump leaves the handler, where SIGBUS is blocked.
+      if (sigsetjmp(on_bus, 1) != 0) bad(current, kUnreadable);
+      t_on_bus = &on_bus;
+    }
     for (;;) {
       size_t i = next_.fetch_add(1, std::memory_order_relaxed);
       if (i >= ranges_.size() || i > first_bad_.load(std::memory_order_relaxed)) break;
