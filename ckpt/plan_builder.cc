@@ -230,6 +230,7 @@ Plan build_plan(const Image& img, const PlanOptions& opt, const PlanFds& fds) {
   info.image_dev = opt.image_dev;
   info.image_ino = opt.image_ino;
   info.generation = img.process.generation + 1;
+  info.exe_fd = -1;
 
   if (!img.process.auxv.empty())
     std::memcpy(plan.bytes.data() + auxv_offset, img.process.auxv.data(), img.process.auxv.size());

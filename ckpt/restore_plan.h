@@ -98,7 +98,8 @@ struct vproc_restore_info {
   uint32_t flags;   /* VPROC_RESTORE_* */
   uint64_t image_dev, image_ino; /* so the next checkpoint recognises its mappings */
   uint32_t generation; /* restores this process has been through, this one included */
-  uint32_t reserved;
+  int32_t exe_fd; /* the program's executable, for PR_SET_MM_EXE_FILE once the
+                     restorer is unmapped (needs CAP_SYS_RESOURCE); -1: none */
 };
 #define VPROC_RESTORE_LAZY 1u /* some memory is mapped from the image file */
 #define VPROC_RESTORE_LEASED 2u /* image_fd holds a read lease (release when populated) */

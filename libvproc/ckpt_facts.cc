@@ -78,7 +78,7 @@ int collect_facts(Scratch& s, ProcessFacts& f) {
   f.uid = uint32_t(raw::sys(SYS_getuid));
   f.gid = uint32_t(raw::sys(SYS_getgid));
   f.real_pid = st.self_real.value;
-  f.exe = read_link(s, "/proc/self/exe");
+  f.exe = st.ckpt.exe_path[0] ? st.ckpt.exe_path : read_link(s, "/proc/self/exe");
   f.cwd = read_link(s, "/proc/self/cwd");
   char* text;
   f.cmdline_len = read_proc_file(s, "/proc/self/cmdline", &text);

@@ -28,6 +28,7 @@
 #include <cstring>
 
 #include "ckpt_internal.h"
+#include "ckpt_restart.h"
 #include "diag.h"
 #include "libc_boundary.h"
 #include "raw_syscall.h"
@@ -91,6 +92,7 @@ void capture_thread(CkptThread& t, const ucontext_t* uc) {
     t.rseq_len = 32;  // glibc registers 32 bytes even when __rseq_size says 20
     t.rseq_sig = RSEQ_SIG;
   }
+  raw::sys(SYS_prctl, PR_GET_NAME, t.comm, 0, 0, 0);
   note_xstate(t, uc);
 }
 
@@ -172,6 +174,7 @@ void handler(int sig, siginfo_t* si, void* ucv) {
     errno = saved_errno;
     return;
   }
+  note_ckpt_interruption(ucv);  // a sleep or wait it cut short goes on (ckpt_restart.h)
   uint32_t id = uint32_t(value & 0xffffff), flags = uint32_t((value >> 24) & 0xff);
   if (c.critical_depth.load(std::memory_order_acquire) > 0) {
     c.deferred.store(id | (flags << 24) | 0x80000000u, std::memory_order_release);
@@ -255,6 +258,8 @@ int ckpt_install() {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask);
   if (real_sigaction_for_ckpt(sig, &sa) != 0) return 0;
+  long n = raw::sys(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", c.exe_path, sizeof c.exe_path - 1);
+  c.exe_path[n > 0 ? n : 0] = 0;
   c.signo = sig;
   unblock_ckpt_signal(sig);
   return sig;

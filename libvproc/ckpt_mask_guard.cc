@@ -11,6 +11,9 @@
 // glibc blocks every signal for a moment inside pthread_create, fork,
 // posix_spawn and raise, through internal calls that no wrapper sees: a
 // checkpoint request then waits that moment.
+//
+// The calls with a mask for their duration also go on after a checkpoint
+// instead of failing with EINTR (ckpt_restart.h).
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,6 +24,7 @@
 #include <sys/syscall.h>
 
 #include "ckpt_internal.h"
+#include "ckpt_restart.h"
 #include "ckpt_signal_guard.h"
 #include "libc_boundary.h"
 #include "raw_syscall.h"
@@ -165,32 +169,49 @@ VPROC_EXPORT int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) no
 }
 
 VPROC_EXPORT int sigsuspend(const sigset_t* mask) noexcept {
-  return with_mask(mask, [](const sigset_t* m) { return real_sigsuspend(m); });
+  return with_mask(mask, [](const sigset_t* m) { return restart_libc([&] { return real_sigsuspend(m); }); });
 }
 
+// glibc's ppoll and pselect copy the timeout (the kernel's time left never
+// reaches the program): after a checkpoint, CkptTimeout says what is left.
 VPROC_EXPORT int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout,
                        const sigset_t* mask) noexcept {
-  return with_mask(mask, [&](const sigset_t* m) { return real_ppoll(fds, n, timeout, m); });
+  return with_mask(mask, [&](const sigset_t* m) {
+    CkptTimeout left(timeout);
+    return restart_libc(left, [&] { return real_ppoll(fds, n, left.ts(), m); });
+  });
 }
 
 VPROC_EXPORT int __ppoll_chk(struct pollfd* fds, nfds_t n, const struct timespec* timeout,
                              const sigset_t* mask, size_t fdslen) noexcept {
-  return with_mask(mask, [&](const sigset_t* m) { return real___ppoll_chk(fds, n, timeout, m, fdslen); });
+  return with_mask(mask, [&](const sigset_t* m) {
+    CkptTimeout left(timeout);
+    return restart_libc(left, [&] { return real___ppoll_chk(fds, n, left.ts(), m, fdslen); });
+  });
 }
 
 VPROC_EXPORT int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const struct timespec* timeout,
                          const sigset_t* mask) noexcept {
-  return with_mask(mask, [&](const sigset_t* m) { return real_pselect(n, r, w, e, timeout, m); });
+  return with_mask(mask, [&](const sigset_t* m) {
+    CkptTimeout left(timeout);
+    return restart_libc(left, [&] { return real_pselect(n, r, w, e, left.ts(), m); });
+  });
 }
 
 VPROC_EXPORT int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout,
                              const sigset_t* mask) noexcept {
-  return with_mask(mask, [&](const sigset_t* m) { return real_epoll_pwait(epfd, events, max, timeout, m); });
+  return with_mask(mask, [&](const sigset_t* m) {
+    CkptTimeout left(timeout);
+    return restart_libc(left, [&] { return real_epoll_pwait(epfd, events, max, left.ms(), m); });
+  });
 }
 
 VPROC_EXPORT int epoll_pwait2(int epfd, struct epoll_event* events, int max, const struct timespec* timeout,
                               const sigset_t* mask) noexcept {
-  return with_mask(mask, [&](const sigset_t* m) { return real_epoll_pwait2(epfd, events, max, timeout, m); });
+  return with_mask(mask, [&](const sigset_t* m) {
+    CkptTimeout left(timeout);
+    return restart_libc(left, [&] { return real_epoll_pwait2(epfd, events, max, left.ts(), m); });
+  });
 }
 
 VPROC_EXPORT int sigpending(sigset_t* set) noexcept {
@@ -241,7 +262,7 @@ long rt_sigprocmask(int how, const void* set, void* old, size_t sigsetsize) {
 long rt_sigsuspend(const void* mask, size_t sigsetsize) {
   if (sigsetsize != sizeof(uint64_t)) return raw::sys(SYS_rt_sigsuspend, mask, sigsetsize);
   return with_mask(static_cast<const uint64_t*>(mask), [](const uint64_t* m) {
-    return raw::sys(SYS_rt_sigsuspend, m, sizeof(uint64_t));
+    return restart_sys([&] { return raw::sys(SYS_rt_sigsuspend, m, sizeof(uint64_t)); });
   });
 }
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -85,6 +86,14 @@ void finish_restore(const vproc_restore_info* info) {
   restore_itimers(c);
   if (ri.restorer_end > ri.restorer_start) raw::sys(SYS_munmap, ri.restorer_start, ri.restorer_end - ri.restorer_start);
   if (ri.plan_end > ri.plan_start) raw::sys(SYS_munmap, ri.plan_start, ri.plan_end - ri.plan_start);
+  // The restorer's name and executable are not the program's (PITFALLS 6):
+  // the thread name comes back always; /proc/self/exe only where the kernel
+  // lets us (CAP_SYS_RESOURCE), otherwise it keeps naming vproc-restorer.
+  raw::sys(SYS_prctl, PR_SET_NAME, c.threads[0].comm, 0, 0, 0);
+  if (ri.exe_fd >= 0) {
+    raw::sys(SYS_prctl, PR_SET_MM, PR_SET_MM_EXE_FILE, ri.exe_fd, 0, 0);
+    raw::sys(SYS_close, ri.exe_fd);
+  }
   reset_library(st, pid, tid);
   c.generation = ri.generation;
   c.image_dev = ri.image_dev;

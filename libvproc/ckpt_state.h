@@ -29,6 +29,7 @@ struct CkptThread {
   uint64_t tid_address = 0, robust_list = 0, robust_len = 0;
   uint64_t rseq_area = 0;
   uint32_t rseq_len = 0, rseq_sig = 0;
+  char comm[16] = {};      // the thread's name (PR_GET_NAME)
   uint64_t xfeatures = 0;  // from the frame's sw_reserved
   uint32_t xstate_size = 0;
 };
@@ -77,6 +78,10 @@ struct CkptState {
   int sync_r = -1, sync_w = -1;  // snapshot writer -> handler
   int helper_error = 0;
   CkptLocalResult local_result;  // of the last local (C API) request
+
+  // The program's executable as /proc/self/exe named it when the library
+  // started; after a restore the kernel may name the restorer instead.
+  char exe_path[PATH_MAX] = {};
 
   // Left by the last restore (ckpt_restore.cc).
   uint32_t generation = 0;

@@ -9,21 +9,38 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct open_how;
 struct clone_args;
+struct pollfd;
 
 namespace vproc::lib::sys {
 
 // rt_sigaction(2) with the kernel's struct sigaction (signals.cc).
 long rt_sigaction(int sig, const void* act, void* oact, size_t sigsetsize);
 // rt_sigprocmask(2) and rt_sigsuspend(2): never blocking the checkpoint
-// signal (ckpt_mask_guard.cc).
+// signal; rt_sigsuspend goes on after a checkpoint (ckpt_mask_guard.cc).
 long rt_sigprocmask(int how, const void* set, void* old, size_t sigsetsize);
 long rt_sigsuspend(const void* mask, size_t sigsetsize);
-// rt_sigtimedwait(2) (signal_wait.cc).
+// rt_sigtimedwait(2), going on after a checkpoint (signal_wait.cc).
 long rt_sigtimedwait(const void* set, siginfo_t* info, const void* timeout, size_t sigsetsize);
+// Sleeps and waits that go on after a checkpoint (ckpt_restart.cc).
+long nanosleep(const struct timespec* req, struct timespec* rem);
+long clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem);
+long poll(struct pollfd* fds, unsigned long n, int timeout_ms);
+long ppoll(struct pollfd* fds, unsigned long n, struct timespec* timeout, const void* mask, size_t sigsetsize);
+long select(int n, void* r, void* w, void* e, void* timeout);
+long pselect6(int n, void* r, void* w, void* e, void* timeout, void* sigdata);
+long epoll_wait(int epfd, void* events, int max, int timeout_ms);
+long epoll_pwait(int epfd, void* events, int max, int timeout_ms, const void* mask, size_t sigsetsize);
+long epoll_pwait2(int epfd, void* events, int max, const struct timespec* timeout, const void* mask,
+                  size_t sigsetsize);
+long pause();
+long futex(uint32_t* uaddr, int op, uint32_t val, const struct timespec* timeout, uint32_t* uaddr2,
+           uint32_t val3);
 // signalfd4(2); signalfd(2) is signalfd4 with flags 0 (signalfd.cc).
 long signalfd4(int fd, const void* mask, size_t masksize, int flags);
 

@@ -122,6 +122,32 @@ long dispatch(long n, const long a[6]) {
     case SYS_signalfd4:
       return libc_result(sys::signalfd4(int(a[0]), ptr<const void>(a[1]), size_t(a[2]), int(a[3])));
 
+    // Sleeps and waits: they go on after a checkpoint instead of failing with EINTR.
+    case SYS_nanosleep: return libc_result(sys::nanosleep(ptr<const struct timespec>(a[0]), ptr<struct timespec>(a[1])));
+    case SYS_clock_nanosleep:
+      return libc_result(sys::clock_nanosleep(clockid_t(a[0]), int(a[1]), ptr<const struct timespec>(a[2]),
+                                              ptr<struct timespec>(a[3])));
+    case SYS_poll: return libc_result(sys::poll(ptr<struct pollfd>(a[0]), (unsigned long)a[1], int(a[2])));
+    case SYS_ppoll:
+      return libc_result(sys::ppoll(ptr<struct pollfd>(a[0]), (unsigned long)a[1], ptr<struct timespec>(a[2]),
+                                    ptr<const void>(a[3]), size_t(a[4])));
+    case SYS_select:
+      return libc_result(sys::select(int(a[0]), ptr<void>(a[1]), ptr<void>(a[2]), ptr<void>(a[3]), ptr<void>(a[4])));
+    case SYS_pselect6:
+      return libc_result(sys::pselect6(int(a[0]), ptr<void>(a[1]), ptr<void>(a[2]), ptr<void>(a[3]), ptr<void>(a[4]),
+                                       ptr<void>(a[5])));
+    case SYS_epoll_wait: return libc_result(sys::epoll_wait(int(a[0]), ptr<void>(a[1]), int(a[2]), int(a[3])));
+    case SYS_epoll_pwait:
+      return libc_result(sys::epoll_pwait(int(a[0]), ptr<void>(a[1]), int(a[2]), int(a[3]), ptr<const void>(a[4]),
+                                          size_t(a[5])));
+    case SYS_epoll_pwait2:
+      return libc_result(sys::epoll_pwait2(int(a[0]), ptr<void>(a[1]), int(a[2]), ptr<const struct timespec>(a[3]),
+                                           ptr<const void>(a[4]), size_t(a[5])));
+    case SYS_pause: return libc_result(sys::pause());
+    case SYS_futex:
+      return libc_result(sys::futex(ptr<uint32_t>(a[0]), int(a[1]), uint32_t(a[2]), ptr<const struct timespec>(a[3]),
+                                    ptr<uint32_t>(a[4]), uint32_t(a[5])));
+
     // Descriptors.
     case SYS_read: return ::read(int(a[0]), ptr<void>(a[1]), size_t(a[2]));
     case SYS_readv: return ::readv(int(a[0]), ptr<const struct iovec>(a[1]), int(a[2]));

@@ -196,6 +196,18 @@ int run_restore(CliContext& ctx, const std::vector<std::string>& args) {
     fcntl(fds.image, F_SETOWN, 0);
     plan.info().flags |= VPROC_RESTORE_LEASED;
   }
+  // /proc/PID/exe is the restorer's until the handler points it back at the
+  // program (PR_SET_MM_EXE_FILE, once the restorer is unmapped): it gets its
+  // own descriptor of the (already checked) executable.
+  for (size_t i = 0; i < im.files.size(); ++i) {
+    if (im.files[i].path != im.process.exe_path || i >= fds.files.size() || fds.files[i] < 0) continue;
+    int exe = fcntl(fds.files[i], F_DUPFD, base);
+    if (exe >= 0) {
+      keep.insert(exe);
+      plan.info().exe_fd = exe;
+    }
+    break;
+  }
   write_all(fds.plan, plan.bytes);
 
   restore_cwd(im.process);

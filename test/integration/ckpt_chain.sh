@@ -3,7 +3,9 @@
 # killed and restored; the restored process runs on a little, and is then
 # checkpointed, killed and restored in turn, ten times, each generation from
 # the image of the one before. The vpid never changes, each generation has a
-# new real pid, and the final output is that of an uninterrupted run.
+# new real pid, and the final output is that of an uninterrupted run. Even
+# generations are restored with --eager (memory read in at once), odd ones
+# lazily (mapped from their image).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/harness.sh"
 . "$HERE/../lib/ckpt.sh"
@@ -24,14 +26,17 @@ lines=0
 for gen in $(seq 1 "$GENERATIONS"); do
   # Each generation must make progress of its own before the next checkpoint.
   vp_wait_lines "$D/run.progress" $((lines + 100)) 20 "generation $((gen - 1))" "$pid"
-  vp_ckpt_kill_restore "$vpid" "$pid" "$D/gen$gen.vpimg" "$D/run.out" "$D/run.out.err"
+  how=lazily
+  [ $((gen % 2)) = 0 ] && how=eagerly
+  VP_RESTORE_ARGS=$([ "$how" = eagerly ] && echo --eager) \
+    vp_ckpt_kill_restore "$vpid" "$pid" "$D/gen$gen.vpimg" "$D/run.out" "$D/run.out.err"
   lines=$(wc -l <"$D/run.progress")
   [ "$lines" -lt "$STEPS" ] || vp_fail "the loop finished before checkpoint $gen"
   pid=$VP_BG_PID
   case "$seen_pids" in *" $pid "*) vp_fail "generation $gen reuses real pid $pid" ;; esac
   seen_pids="$seen_pids$pid "
   vp_expect_restored "$vpid" "$pid"
-  vp_note "ok: generation $gen restored from the image of generation $((gen - 1)) (taken at step $lines)"
+  vp_note "ok: generation $gen restored $how from the image of generation $((gen - 1)) (taken at step $lines)"
 done
 vp_wait_exit "$pid" 50 "generation $GENERATIONS"
 vp_expect_rc "$VP_RC" 0 "generation $GENERATIONS" "$D/run.out.err"

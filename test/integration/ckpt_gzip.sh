@@ -1,5 +1,5 @@
 #!/bin/bash
-# Checkpoint/restore of `gzip -c` compressing a 69 MB file to a file, from
+# Checkpoint/restore of `gzip -c` compressing a 72 MB file to a file, from
 # outside, in the middle of the run: the output of the restored gzip must be
 # byte-identical to that of an uninterrupted `gzip -c` of the same file (gzip
 # keeps its input offset, its output offset and its dictionary in the image).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Checkpoint/restore of `sort` on a 51 MB file, from outside, twice: once while
+# Checkpoint/restore of `sort` on a 54 MB file, from outside, twice: once while
 # it writes sorted runs to its temporary files, and (if it is caught there)
 # once more, in the restored process, while it merges them into its output.
 # The result must be byte-identical to an uninterrupted sort's. Single
@@ -29,10 +29,13 @@ vp_note "ok: checkpointed sort with $(temp_files) temporary files written"
 pid=$VP_BG_PID
 
 # The merge: checkpoint the restored sort again once its output starts.
-merging() { [ -s "$D/run.sorted" ] || ! vp_alive "$pid"; }
-vp_wait_until 40 "the restored sort writes its output (or exits)" merging
-if vp_alive "$pid" && ! vp_stopped "$pid"; then
-  vp_ckpt_kill_restore "$vpid" "$pid" "$D/sort2.vpimg" "$D/run.sorted" "$D/run.sorted.err"
+for _ in $(seq 1 2000); do # (polled often: the merge is short)
+  [ -s "$D/run.sorted" ] || ! vp_alive "$pid" && break
+  sleep 0.02
+done
+if vp_alive "$pid" && vp_try_checkpoint_stop "$vpid" "$D/sort2.vpimg" "$pid"; then
+  vp_kill_reap "$pid"
+  vp_restore_bg "$D/sort2.vpimg" "$D/run.sorted" "$D/run.sorted.err"
   vp_note "ok: checkpointed the restored sort in its merge, $(stat -c %s "$D/run.sorted") bytes written"
   pid=$VP_BG_PID
 else

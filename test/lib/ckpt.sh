@@ -20,10 +20,12 @@ vp_untrack_pid() {
 # Call it in the subshell that execs a process to be checkpointed: a pipe the
 # test runner happened to leave open would make the checkpoint refuse.
 vp_close_extra_fds() {
-  local fd
-  for fd in $(ls "/proc/$BASHPID/fd"); do
+  local f fd
+  # (No redirection here: bash would save fd 2 in a descriptor the loop closes.)
+  for f in "/proc/$BASHPID/fd/"*; do
+    fd=${f##*/}
     [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-  done 2>/dev/null
+  done
   return 0
 }
 
@@ -64,21 +66,27 @@ vp_wait_exit() {
   vp_untrack_pid "$pid"
 }
 
+# vp_ps_lookup KEY VALUE FIELD: prints FIELD of the process (not a thread)
+# whose KEY is VALUE in `vproc ps --json`; nothing if none is listed.
+vp_ps_lookup() {
+  timeout 10 "$VPROC" ps --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+key, value, field = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+try:
+    for e in json.load(sys.stdin):
+        if e.get(key) == value and not e.get("thread"):
+            print(e[field])
+            break
+except Exception:
+    pass' "$1" "$2" "$3"
+}
+
 # vp_vpid_of PID: prints the vpid the daemon lists for real pid PID (polls up
 # to 10 s: a program registers as it starts).
 vp_vpid_of() {
   local i v
   for i in $(seq 1 100); do
-    v=$(timeout 10 "$VPROC" ps --json 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
-want = int(sys.argv[1])
-try:
-    for e in json.load(sys.stdin):
-        if e.get("pid") == want and not e.get("thread"):
-            print(e["vpid"])
-            break
-except Exception:
-    pass' "$1")
+    v=$(vp_ps_lookup pid "$1" vpid)
     if [ -n "$v" ]; then
       echo "$v"
       return 0
@@ -89,18 +97,7 @@ except Exception:
 }
 
 # vp_real_pid_of VPID: the real pid the daemon lists for VPID (empty if none).
-vp_real_pid_of() {
-  timeout 10 "$VPROC" ps --json 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
-want = int(sys.argv[1])
-try:
-    for e in json.load(sys.stdin):
-        if e.get("vpid") == want and not e.get("thread"):
-            print(e["pid"])
-            break
-except Exception:
-    pass' "$1"
-}
+vp_real_pid_of() { vp_ps_lookup vpid "$1" pid; }
 
 # vp_checkpoint_stop VPID IMAGE [PID]: `vproc checkpoint --stop -o IMAGE VPID`
 # must succeed, leave IMAGE and (given the real PID) leave the process stopped.
@@ -111,25 +108,45 @@ vp_checkpoint_stop() {
 $(cat "$VP_DIR/ckpt.err")
 stdout:
 $(cat "$VP_DIR/ckpt.out")"
+  vp_checkpoint_stop_wait "$vpid" "$image" "$pid"
+}
+
+# After a successful `vproc checkpoint --stop`: IMAGE is there and (given PID)
+# the process is stopped.
+vp_checkpoint_stop_wait() {
+  local vpid=$1 image=$2 pid=${3:-} i
   [ -s "$image" ] || vp_fail "vproc checkpoint --stop -o $image $vpid succeeded but left no image"
-  if [ -n "$pid" ]; then
-    local i
-    for i in $(seq 1 100); do
-      vp_stopped "$pid" && return 0
-      sleep 0.05
-    done
-    vp_fail "after vproc checkpoint --stop, process $pid (vpid $vpid) is not stopped (state '$(vp_state "$pid")')"
+  [ -n "$pid" ] || return 0
+  for i in $(seq 1 100); do
+    vp_stopped "$pid" && return 0
+    sleep 0.05
+  done
+  vp_fail "after vproc checkpoint --stop, process $pid (vpid $vpid) is not stopped (state '$(vp_state "$pid")')"
+}
+
+# vp_try_checkpoint_stop VPID IMAGE PID: like vp_checkpoint_stop, for a
+# process that may end any moment: returns 1 (no image) if PID exited before
+# the checkpoint reached it, and fails only if it still runs.
+vp_try_checkpoint_stop() {
+  local vpid=$1 image=$2 pid=$3
+  if timeout -k 5 30 "$VPROC" checkpoint --stop -o "$image" "$vpid" >"$VP_DIR/ckpt.out" 2>"$VP_DIR/ckpt.err"; then
+    vp_checkpoint_stop_wait "$vpid" "$image" "$pid"
+    return 0
   fi
+  local i
+  for i in $(seq 1 20); do
+    vp_alive "$pid" || return 1
+    sleep 0.05
+  done
+  vp_fail "vproc checkpoint --stop -o $image $vpid failed while the process runs: $(cat "$VP_DIR/ckpt.err")"
 }
 
 # vp_restore_bg IMAGE OUT ERR: starts `vproc restore IMAGE` in the background
 # with stdout/stderr appended to OUT/ERR and stdin from /dev/null; its pid (the
 # restored process's real pid) goes to VP_BG_PID. VP_RESTORE_ARGS (e.g.
-# --eager, or --no-verify while debugging) go before IMAGE; VP_RESTORE_DELAY
-# (seconds, debugging only) waits before the restore.
+# --eager, or --no-verify while debugging) go before IMAGE.
 vp_restore_bg() {
   local image=$1 out=$2 err=$3
-  [ -n "${VP_RESTORE_DELAY:-}" ] && sleep "$VP_RESTORE_DELAY"
   # shellcheck disable=SC2086
   (vp_close_extra_fds && exec "$VPROC" restore ${VP_RESTORE_ARGS:-} "$image") >>"$out" 2>>"$err" </dev/null &
   VP_BG_PID=$!
@@ -147,8 +164,7 @@ vp_start_bg() {
 }
 
 # vp_ckpt_kill_restore VPID PID IMAGE OUT ERR: checkpoint --stop, SIGKILL,
-# restore in the background (VP_BG_PID = the new real pid); the vpid must be
-# listed again, with the new real pid.
+# restore in the background (VP_BG_PID = the new real pid).
 vp_ckpt_kill_restore() {
   local vpid=$1 pid=$2 image=$3 out=$4 err=$5
   vp_checkpoint_stop "$vpid" "$image" "$pid"
@@ -208,10 +224,10 @@ $(tail -n 20 "$4" 2>/dev/null)"
   vp_note "ok: $3: exit status $2"
 }
 
-# vp_gen_lines FILE N: N lines of pseudo-random numbers (a fixed LCG, so the
-# same file on every run), about 17 bytes a line.
+# vp_gen_lines FILE N: N lines of pseudo-random numbers (the MINSTD generator,
+# exact in awk's doubles, so the same file on every run), 18 bytes a line.
 vp_gen_lines() {
-  awk -v n="$2" 'BEGIN { x = 1; for (i = 0; i < n; i++) { x = (x * 1103515245 + 12345) % 2147483648; printf "%d %x\n", x, i } }' >"$1" ||
+  awk -v n="$2" 'BEGIN { x = 1; for (i = 0; i < n; i++) { x = (x * 48271) % 2147483647; printf "%010d %06x\n", x, i } }' >"$1" ||
     vp_fail "generating $1 failed"
 }
 

@@ -115,6 +115,7 @@ vp_cleanup() {
       kill -KILL "$p"
     done
     vp_kill_daemon_processes
+    vp_kill_environ_processes
     vp_stop_daemon KILL quiet
     for p in "${VP_PIDS[@]+"${VP_PIDS[@]}"}"; do
       wait "$p"
@@ -159,6 +160,20 @@ except Exception:
     [ "$p" -gt 1 ] 2>/dev/null && [ "$p" != "$$" ] || continue
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "VPROC_SOCKET=$VPROC_SOCKET" &&
       kill -KILL "$p" 2>/dev/null
+  done
+  return 0
+}
+
+# Kills (SIGKILL) every other process whose environment names our socket:
+# what vp_kill_daemon_processes cannot see, e.g. children of a restored process
+# that failed to reconnect to the daemon and so forked with real pids.
+vp_kill_environ_processes() {
+  [ -n "${VPROC_SOCKET:-}" ] && [ -n "$VP_DIR" ] || return 0
+  local f p
+  for f in $(grep -lzxF "VPROC_SOCKET=$VPROC_SOCKET" /proc/[0-9]*/environ 2>/dev/null); do
+    p=${f#/proc/}
+    p=${p%/environ}
+    [ "$p" != "$$" ] && [ "$p" != "$BASHPID" ] && kill -KILL "$p" 2>/dev/null
   done
   return 0
 }

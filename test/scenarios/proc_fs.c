@@ -63,6 +63,27 @@ static void check_own_entries(const char* who, int own_group) {
         "%s: read and parse /proc/<getpid()>/stat", who);
   check(pid == me && ppid == getppid(), "%s: stat pid and ppid fields equal getpid() and getppid()", who);
   if (own_group) check(pgrp == getpgrp(), "%s: stat pgrp field equals getpgrp()", who);
+
+  /* The command name: exec set it to the program's file name (15 bytes at
+   * most), and a restored process must have it back. */
+  char comm[16];
+  const char* base = strrchr(self_path, '/');
+  snprintf(comm, sizeof comm, "%.15s", base ? base + 1 : self_path);
+  char expect[64];
+  snprintf(expect, sizeof expect, "%s\n", comm);
+  if (read_file("/proc/self/comm", text, sizeof text) < 0) text[0] = 0;
+  int same = strcmp(text, expect) == 0;
+  text[strcspn(text, "\n")] = 0;
+  require(same, "%s: /proc/self/comm is '%.40s', not '%s'", who, text, comm);
+  check(1, "%s: /proc/self/comm is the program's name", who);
+  snprintf(expect, sizeof expect, "(%s)", comm);
+  check(read_file("/proc/self/stat", text, sizeof text) > 0 && strstr(text, expect) != NULL,
+        "%s: /proc/self/stat names the program", who);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  require(strcmp(exe, self_path) == 0, "%s: /proc/self/exe is '%.150s', not '%.150s'", who, exe, self_path);
+  check(1, "%s: /proc/self/exe is the program", who);
 }
 
 static void test_self_links(void) {

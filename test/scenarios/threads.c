@@ -134,5 +134,7 @@ int main(void) {
   check(pid_seen(f.child) > 0, "fork() from a thread returned a child");
   check(WIFEXITED(f.status) && WEXITSTATUS(f.status) == 0,
         "the thread-forked child: gettid() == getpid() != parent's, getppid() == parent's pid");
+  SCENARIO_CKPT_POINT(); /* every thread joined */
+  check(gettid() == me, "main thread at the end: gettid() == getpid()");
   return scenario_done();
 }
