@@ -86,14 +86,19 @@ struct CkptState {
   // Left by the last restore (ckpt_restore.cc).
   uint32_t generation = 0;
   uint64_t image_dev = 0, image_ino = 0;  // mappings of this inode are ours to store
-  std::atomic<int> populate_tid{0};       // the populating thread, 0 when done
+  // The threads populating a lazy restore (ckpt_restore.cc); a tid is 0 when
+  // that thread is done.
+  static constexpr int kMaxPopulate = 4;
+  std::atomic<int> populate_tid[kMaxPopulate] = {};
+  std::atomic<int> populate_next{0}, populate_left{0};
+  int populate_count = 0;
   int image_fd = -1;
   uint32_t restore_flags = 0;
 
   // Stack of the vfork-like helper that creates the snapshot (it shares our
   // memory, so it needs its own stack; nothing else runs on it).
   alignas(64) char helper_stack[32 * 1024] = {};
-  alignas(64) char populate_stack[16 * 1024] = {};
+  alignas(64) char populate_stack[kMaxPopulate][16 * 1024] = {};
 };
 
 }  // namespace vproc::lib
