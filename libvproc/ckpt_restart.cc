@@ -97,7 +97,8 @@ CkptTimeout::CkptTimeout(int program_ms) : ts_(nullptr), ms_(program_ms) {
 
 void CkptTimeout::start(int64_t total_ns) {
   left_ns_ = total_ns;
-  if (total_ns > 0) start_ns_ = monotonic_ns();
+  // The clock only where a checkpoint can come (event loops call this often).
+  if (total_ns > 0 && state().ckpt.signo) start_ns_ = monotonic_ns();
 }
 
 void CkptTimeout::after_checkpoint() {
@@ -105,7 +106,7 @@ void CkptTimeout::after_checkpoint() {
   if (left_ns_ > 0) {
     // Both times come from the process the checkpoint was taken in, even
     // when this one is its restored copy.
-    int64_t spent = t_ckpt_interrupted_ns - start_ns_;
+    int64_t spent = start_ns_ < 0 ? 0 : t_ckpt_interrupted_ns - start_ns_;
     if (spent < 0) spent = 0;
     left_ns_ = spent >= left_ns_ ? 0 : left_ns_ - spent;
     if (left_ns_ > 0) start_ns_ = monotonic_ns();
@@ -113,7 +114,7 @@ void CkptTimeout::after_checkpoint() {
   own_.tv_sec = time_t(left_ns_ / kNsPerSec);
   own_.tv_nsec = long(left_ns_ % kNsPerSec);
   ts_ = &own_;
-  int64_t ms = (left_ns_ + 999999) / 1000000;  // rounded up: never shorter
+  int64_t ms = left_ns_ / 1000000 + (left_ns_ % 1000000 != 0);  // rounded up: never shorter
   ms_ = ms > INT_MAX ? INT_MAX : int(ms);
 }
 

@@ -56,6 +56,7 @@ long wait_with_ckpt_signal(int sig, siginfo_t* out, const struct timespec* timeo
   raw::sys(SYS_rt_sigprocmask, SIG_BLOCK, &b, &before, sizeof b);
   g.waiter_tid.store(tid, std::memory_order_seq_cst);
   int64_t start = timeout ? monotonic_ns() : 0;
+  struct timespec budget {};
   bool first = true;
   long r;
   for (;;) {
@@ -74,8 +75,15 @@ long wait_with_ckpt_signal(int sig, siginfo_t* out, const struct timespec* timeo
     if (r != sig || !is_ckpt_request(out)) break;  // another signal, the program's own, or none
     siginfo_t again = *out;
     raw::sys(SYS_rt_tgsigqueueinfo, pid, tid, sig, &again);
+    // The time the checkpoint takes, or a restore's CLOCK_MONOTONIC, does not
+    // count against the timeout (ckpt_restart.h): what is left now is the budget.
+    if (timeout) {
+      time_left(timeout, start, budget);
+      timeout = &budget;
+    }
     raw::sys(SYS_rt_sigprocmask, SIG_UNBLOCK, &b, nullptr, sizeof b);  // the checkpoint happens here
     raw::sys(SYS_rt_sigprocmask, SIG_BLOCK, &b, nullptr, sizeof b);
+    if (timeout) start = monotonic_ns();
   }
   int expected = tid;
   g.waiter_tid.compare_exchange_strong(expected, 0, std::memory_order_seq_cst);

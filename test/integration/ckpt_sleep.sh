@@ -3,12 +3,14 @@
 # ckpt_restart.h). The checkpoint signal's handler makes the kernel end
 # nanosleep, poll, select, epoll_wait, sigtimedwait, timed futex waits, pause
 # and sigsuspend with EINTR, and sleep() early with 0: under vproc they go on.
-#  - live: `vproc checkpoint` in the middle of each of 17 calls (programs/
+#  - live: `vproc checkpoint` in the middle of each of 18 calls (programs/
 #    ckpt_sleep.c); each still returns normally after its full time, and the
-#    program's own SIGUSR1 still interrupts as natively. Same stdout as an
-#    uninterrupted native run.
+#    program's own SIGUSR1 still interrupts as natively (also a nanosleep
+#    that a checkpoint interrupted before). Same stdout as an uninterrupted
+#    native run.
 #  - restore: `vproc checkpoint --stop` in the middle of sleep(3), SIGKILL,
-#    `vproc restore`: the restored sleep sleeps what was left of it.
+#    1 s later `vproc restore`: the restored sleep sleeps what was left of it
+#    at the checkpoint (the second it was down for neither counts nor ends it).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/harness.sh"
 . "$HERE/../lib/ckpt.sh"
@@ -41,12 +43,14 @@ while IFS= read -r call; do
   sleep 0.3  # into the call (1.5 s or more)
   rc=0
   timeout -k 5 30 "$VPROC" checkpoint -o "$D/live$n.vpimg" "$vpid" >"$D/ckpt$n.out" 2>&1 || rc=$?
-  # The image may be refused (an epoll fd cannot be saved yet); the signal came all the same.
-  [ "$rc" = 0 ] || [ "$rc" = 1 ] ||
-    vp_fail "vproc checkpoint during $call: exit status $rc: $(cat "$D/ckpt$n.out")"
-  [ "$rc" = 0 ] || vp_note "note: the checkpoint during $call was refused: $(head -n 2 "$D/ckpt$n.out")"
+  # During the epoll calls the image is refused (an epoll fd cannot be saved
+  # yet), but the signal interrupts the call all the same.
+  case "$call:$rc" in
+    *:0 | epoll*:1) ;;
+    *) vp_fail "vproc checkpoint during $call: exit status $rc: $(cat "$D/ckpt$n.out")" ;;
+  esac
 done < <("$PROG" list)
-[ "$n" -ge 17 ] || vp_fail "ckpt_sleep list gave $n calls"
+[ "$n" -ge 18 ] || vp_fail "ckpt_sleep list gave $n calls"
 vp_wait_exit "$pid" 30 "the checkpointed program"
 vp_expect_rc "$VP_RC" 0 "the checkpointed program" "$D/live.out.err"
 vp_wait_native "$D/ref.out"
@@ -60,7 +64,10 @@ pid=$VP_BG_PID
 vpid=$(vp_vpid_of "$pid")
 wait_line "$D/run3.out" "waiting sleep3" 20 "$pid"
 sleep 1
-vp_ckpt_kill_restore "$vpid" "$pid" "$D/sleep3.vpimg" "$D/run3.out" "$D/run3.out.err"
+vp_checkpoint_stop "$vpid" "$D/sleep3.vpimg" "$pid"
+vp_kill_reap "$pid"
+sleep 1
+vp_restore_bg "$D/sleep3.vpimg" "$D/run3.out" "$D/run3.out.err"
 pid=$VP_BG_PID
 vp_expect_restored "$vpid" "$pid"
 vp_wait_exit "$pid" 30 "the restored program"

@@ -5,10 +5,11 @@
  *
  *   ckpt_sleep list                  the names of the live calls, one a line
  *   ckpt_sleep live [--expect-checkpoints]
- *       each call in turn, each with "ok: NAME returned normally after its
- *       full time" (at least the full time, at most 0.5 s more); then the
- *       controls: the program's own SIGUSR1 (no SA_RESTART) still interrupts
- *       nanosleep, sleep and poll as natively.
+ *       each call in turn, each with "ok: NAME ended as without a checkpoint,
+ *       after its full time" (at least the full time, at most 0.5 s more; the
+ *       last one is cut short by the program's SIGUSR1 after the checkpoint,
+ *       as natively); then the controls: the program's own SIGUSR1 (no
+ *       SA_RESTART) still interrupts nanosleep, sleep and poll as natively.
  *   ckpt_sleep restore [--expect-restore]
  *       "waiting sleep3", then sleep(3): checkpointed (--stop), killed and
  *       restored meanwhile, it must still return 0 after 3 s in all, and
@@ -101,8 +102,33 @@ static struct timespec ts_of(double s) {
   return ts;
 }
 
+/* The program's own SIGUSR1 after `s` seconds (a POSIX timer: only in the
+ * live run, whose images are not restored). */
+static timer_t usr1_timer;
+static void usr1_in(double s) {
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value = ts_of(s);
+  usr1s = 0;
+  if (timer_settime(usr1_timer, 0, &its, NULL) != 0) fail("timer_settime");
+}
+static void make_usr1_timer(void) {
+  handle(SIGUSR1, on_usr1);
+  struct sigevent sev;
+  memset(&sev, 0, sizeof sev);
+  sev.sigev_notify = SIGEV_SIGNAL;
+  sev.sigev_signo = SIGUSR1;
+  if (timer_create(CLOCK_MONOTONIC, &sev, &usr1_timer) != 0) fail("timer_create");
+}
+
+/* An empty epoll set, open only around the epoll calls: a checkpoint
+ * refuses to save one (yet), so the others get complete images. */
 static int epfd = -1;
 static uint32_t futex_word;
+static void open_epoll(void) {
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) fail("epoll_create1");
+}
 
 /* Each returns 1 when the call ended as it does without interruption. */
 static int c_sleep(void) { return sleep(2) == 0; }
@@ -117,7 +143,9 @@ static int c_select(void) {
 }
 static int c_epoll_wait(void) {
   struct epoll_event ev;
-  return epoll_wait(epfd, &ev, 1, 1500) == 0;
+  int r = epoll_wait(epfd, &ev, 1, 1500);
+  close(epfd);
+  return r == 0;
 }
 static int c_usleep(void) { return usleep(1500000) == 0; }
 static int c_clock_nanosleep_abs(void) {
@@ -148,7 +176,9 @@ static int c_epoll_pwait(void) {
   struct epoll_event ev;
   sigset_t mask;
   sigemptyset(&mask);
-  return epoll_pwait(epfd, &ev, 1, 1500, &mask) == 0;
+  int r = epoll_pwait(epfd, &ev, 1, 1500, &mask);
+  close(epfd);
+  return r == 0;
 }
 static int c_sigtimedwait(void) {
   sigset_t set;
@@ -166,6 +196,13 @@ static int c_sys_futex(void) {
   struct timespec t = ts_of(1.5);
   return syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, futex_word, &t, NULL, 0) == -1 &&
          errno == ETIMEDOUT;
+}
+/* After the checkpoint, the program's own signal still cuts it short. */
+static int c_nanosleep_usr1(void) {
+  struct timespec req = ts_of(3.0), rem = {0, 0};
+  usr1_in(1.0);
+  int r = nanosleep(&req, &rem);
+  return r == -1 && errno == EINTR && usr1s == 1 && rem.tv_sec >= 1 && rem.tv_sec <= 2;
 }
 /* These two wait for the program's SIGALRM, 1.5 s after they start. */
 static int c_sigsuspend(void) {
@@ -185,35 +222,37 @@ struct call {
   const char* name;
   double full;  /* seconds */
   int (*run)(void);
+  void (*before)(void);  /* before "waiting", or NULL */
 };
 static const struct call calls[] = {
     {"sleep(2)", 2.0, c_sleep},
     {"nanosleep(1.5s)", 1.5, c_nanosleep},
     {"poll(NULL,0,1500)", 1.5, c_poll},
     {"select(1.5s)", 1.5, c_select},
-    {"epoll_wait(1500)", 1.5, c_epoll_wait},
+    {"epoll_wait(1500)", 1.5, c_epoll_wait, open_epoll},
     {"usleep(1500000)", 1.5, c_usleep},
     {"clock_nanosleep(ABSTIME)", 1.5, c_clock_nanosleep_abs},
     {"clock_nanosleep(1.5s)", 1.5, c_clock_nanosleep_rel},
     {"ppoll(1.5s)", 1.5, c_ppoll},
     {"pselect(1.5s)", 1.5, c_pselect},
-    {"epoll_pwait(1500)", 1.5, c_epoll_pwait},
+    {"epoll_pwait(1500)", 1.5, c_epoll_pwait, open_epoll},
     {"sigtimedwait(1.5s)", 1.5, c_sigtimedwait},
     {"syscall(SYS_nanosleep)", 1.5, c_sys_nanosleep},
     {"syscall(SYS_poll)", 1.5, c_sys_poll},
     {"syscall(SYS_futex)", 1.5, c_sys_futex},
     {"sigsuspend", 1.5, c_sigsuspend},
     {"pause", 1.5, c_pause},
+    {"nanosleep(3s)+SIGUSR1@1s", 1.0, c_nanosleep_usr1},
 };
 enum { kCalls = sizeof calls / sizeof calls[0] };
 
 static void run_live(int expect_checkpoints) {
   handle(SIGALRM, on_alarm);
-  epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0) fail("epoll_create1");
+  make_usr1_timer();
   char msg[256];
   for (int i = 0; i < kCalls; ++i) {
     const struct call* c = &calls[i];
+    if (c->before) c->before();
     printf("waiting %s\n", c->name);
     current = i;
     errno = 0;
@@ -235,30 +274,12 @@ static void run_live(int expect_checkpoints) {
       snprintf(msg, sizeof msg, "no checkpoint came during %s: the test tells nothing", c->name);
       fail(msg);
     }
-    printf("ok: %s returned normally after its full time\n", c->name);
+    printf("ok: %s ended as without a checkpoint, after %.1f s\n", c->name, c->full);
   }
-  close(epfd);
-}
-
-/* The program's own signal, 0.3 s after the call starts. */
-static timer_t usr1_timer;
-static void usr1_in_300ms(void) {
-  struct itimerspec its;
-  memset(&its, 0, sizeof its);
-  its.it_value.tv_nsec = 300000000;
-  usr1s = 0;
-  if (timer_settime(usr1_timer, 0, &its, NULL) != 0) fail("timer_settime");
 }
 
 static void run_controls(void) {
-  handle(SIGUSR1, on_usr1);
-  struct sigevent sev;
-  memset(&sev, 0, sizeof sev);
-  sev.sigev_notify = SIGEV_SIGNAL;
-  sev.sigev_signo = SIGUSR1;
-  if (timer_create(CLOCK_MONOTONIC, &sev, &usr1_timer) != 0) fail("timer_create");
-
-  usr1_in_300ms();
+  usr1_in(0.3);
   struct timespec req = ts_of(2.0), rem = {0, 0};
   double t0 = now();
   int r = nanosleep(&req, &rem);
@@ -267,13 +288,13 @@ static void run_controls(void) {
     fail("control: SIGUSR1 should interrupt nanosleep(2s) with EINTR and 1.x s left");
   printf("ok: control: SIGUSR1 interrupts nanosleep with EINTR and the time left\n");
 
-  usr1_in_300ms();
+  usr1_in(0.3);
   errno = 0;
   unsigned left = sleep(3);
   if (!(left == 2 && errno == EINTR && usr1s == 1)) fail("control: SIGUSR1 should cut sleep(3) short, returning 2");
   printf("ok: control: SIGUSR1 cuts sleep(3) short, which returns 2\n");
 
-  usr1_in_300ms();
+  usr1_in(0.3);
   t0 = now();
   r = poll(NULL, 0, 2000);
   took = now() - t0;
