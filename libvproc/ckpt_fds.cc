@@ -62,10 +62,11 @@ bool is_tty_path(const char* p) {
 void classify(ImageOut& out, FdRec& r, const struct stat& st, const char* target) {
   size_t tl = strlen(target);
   bool deleted = tl > 10 && !strcmp(target + tl - 10, " (deleted)");
-  if (r.fd <= 2) {
-    // Standard input, output and error are whatever the restoring command
-    // gives the restored process (a terminal, a pipe, a redirection), as for
-    // any program started there; path and offset are kept for inspection.
+  if (r.fd <= 2 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    // A terminal, pipe or socket on 0-2 becomes the restoring command's own
+    // (as for any program started there). A regular file stays that file:
+    // a shell redirecting `echo >>file` puts it on fd 1 for a moment, and the
+    // restored shell must find it there.
     r.kind = FdKind::Stdio;
   } else if (S_ISREG(st.st_mode)) {
     r.kind = deleted ? FdKind::Deleted : FdKind::Regular;
