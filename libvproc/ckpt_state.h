@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "ckpt_guard_state.h"
+#include "ckpt_request.h"
 #include "restore_plan.h"
 
 namespace vproc::lib {
@@ -34,11 +35,6 @@ struct CkptThread {
   uint32_t xstate_size = 0;
 };
 
-// Request flags, carried in the signal's si_value (ckpt_request.h).
-enum CkptFlags : uint32_t {
-  kCkptStop = 1,         // stay stopped (SIGSTOP) once the image is complete
-  kCkptEmbedFiles = 2,   // store file-backed pages instead of referencing files
-};
 
 // Where a checkpoint's outcome goes when no daemon asked for it (the C API).
 struct CkptLocalResult {

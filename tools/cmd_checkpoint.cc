@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ckpt_request.h"
 #include "checkpoint_summary.h"
 #include "subcommand.h"
 #include "tool_error.h"
@@ -25,9 +26,8 @@ constexpr int kCheckpointTimeoutMs = 10 * 60 * 1000;
 // The daemon's limit (the writer appends ".tmp-PID" and reports the path back).
 constexpr size_t kMaxPathBytes = 1000;
 
-// Request flags (libvproc/ckpt_state.h: kCkptStop, kCkptEmbedFiles).
-constexpr uint32_t kFlagStop = 1;
-constexpr uint32_t kFlagEmbedFiles = 2;
+constexpr uint32_t kFlagStop = kCkptStop;
+constexpr uint32_t kFlagEmbedFiles = kCkptEmbedFiles;
 
 constexpr const char kUsage[] =
     "Usage: vproc checkpoint [--stop] [--embed-files] [-o IMAGE] VPID\n"

@@ -18,6 +18,7 @@
 #include <string>
 #include <variant>
 
+#include "ckpt_request.h"
 #include "daemon_autostart.h"
 #include "daemon_client.h"
 #include "libvproc_lookup.h"
@@ -183,7 +184,7 @@ std::string checkpoint_dir(const std::string& dir) {
 // ckpt_signal_number() reads the same variable after the exec): 0 none.
 uint32_t ckpt_signal_from_env() {
   const char* s = getenv("VPROC_CKPT_SIGNAL");
-  if (!s || !*s) return 62;  // libvproc's kDefaultCkptSignal
+  if (!s || !*s) return kDefaultCkptSignal;
   unsigned v = 0;
   for (; *s; ++s) {
     if (*s < '0' || *s > '9') return 0;

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ckpt_handler.h"  // libvproc: the si_value layout and the default signal
+#include "ckpt_request.h"
 #include "proc_stat.h"
 #include "signal_delivery.h"
 #include "strf.h"
@@ -16,9 +16,8 @@
 namespace vproc::daemon {
 namespace {
 
-// The request flags the library knows (kCkptStop, kCkptEmbedFiles: libvproc/ckpt_state.h).
-constexpr uint32_t kStopFlag = 1;
-constexpr uint32_t kKnownFlags = kStopFlag | 2;
+constexpr uint32_t kStopFlag = kCkptStop;
+constexpr uint32_t kKnownFlags = kCkptStop | kCkptEmbedFiles;
 // The writer appends ".tmp-PID" to the path and reports the path back in a
 // wire text of kPathTextBytes.
 constexpr size_t kMaxPathBytes = 1000;
@@ -89,7 +88,7 @@ CheckpointService::~CheckpointService() {
 }
 
 int CheckpointService::signal_of(const ProcessRecord& rec) {
-  return rec.ckpt_signal < 0 ? lib::kDefaultCkptSignal : rec.ckpt_signal;
+  return rec.ckpt_signal < 0 ? kDefaultCkptSignal : rec.ckpt_signal;
 }
 
 bool CheckpointService::running(const ProcessRecord& rec) {
@@ -143,7 +142,7 @@ Status CheckpointService::launch(const ProcessRecord& rec, int sig, const std::s
   job.path = path;
   job.flags = flags;
   job.done = std::move(done);
-  Status s = queue_signal(rec, sig, lib::ckpt_request_value(job.id, flags));
+  Status s = queue_signal(rec, sig, ckpt_request_value(job.id, flags));
   if (!s.ok()) return s;
   job.signalled_at = ev_now(loop_);
   log_.event("checkpoint request %u: vpid %u (pid %u, signal %d) into %s", job.id, rec.vpid.value,

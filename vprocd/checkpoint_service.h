@@ -5,7 +5,7 @@
 //
 // The daemon asks a process for a checkpoint by queueing its checkpoint signal
 // with si_code SI_QUEUE and si_value = ckpt_request_value(id, flags)
-// (libvproc/ckpt_handler.h). The writer is a fresh process of the target's
+// (common/ckpt_request.h). The writer is a fresh process of the target's
 // uid, not registered with the daemon: it proves nothing but the request id
 // and its uid, so both are checked. A one-second libev timer fails jobs whose
 // process does not answer or whose writer dies without a word.
