@@ -128,6 +128,38 @@ int count_threads() {
   return n;
 }
 
+// This thread's children, live or zombie (/proc/self/task/TID/children).
+void note_children(CkptState& c, long tid) {
+  char path[64] = "/proc/self/task/";
+  size_t n = strlen(path);
+  char digits[12];
+  int d = 0;
+  for (long v = tid; v; v /= 10) digits[d++] = char('0' + v % 10);
+  while (d) path[n++] = digits[--d];
+  memcpy(path + n, "/children", 10);
+  c.child_count = 0;
+  long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[512];
+  long len = raw::sys(SYS_read, fd, buf, sizeof buf - 1);
+  raw::sys(SYS_close, fd);
+  if (len <= 0) return;
+  buf[len] = 0;
+  uint32_t v = 0;
+  bool in = false;
+  for (long i = 0; i <= len; ++i) {
+    if (buf[i] >= '0' && buf[i] <= '9') {
+      v = v * 10 + uint32_t(buf[i] - '0');
+      in = true;
+    } else if (in) {
+      if (c.child_count < 8) c.children[c.child_count] = v;
+      ++c.child_count;
+      v = 0;
+      in = false;
+    }
+  }
+}
+
 // Waits for the writer's final report on the sync pipe.
 void read_result(CkptState& c, CkptLocalResult& out) {
   CkptPipeResult r{};
@@ -194,6 +226,7 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   // Only the calling thread is captured so far (issue: multi-threaded
   // checkpoints); the snapshot refuses when there are others.
   c.task_count = count_threads();
+  note_children(c, raw::sys(SYS_gettid));
   capture_thread(c.threads[0], static_cast<const ucontext_t*>(ucv));
   capture_itimers(c);
   c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);

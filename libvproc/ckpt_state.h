@@ -68,6 +68,10 @@ struct CkptState {
   CkptThread threads[1];
   int thread_count = 0;
   int task_count = 0;  // kernel tasks of the process at the checkpoint
+  // Its children (live or not yet waited for) at the checkpoint: they are not
+  // part of an image, and a restored parent could not wait for them.
+  int child_count = 0;
+  uint32_t children[8] = {};  // the first few, real pids
   int64_t itimers[3][2] = {};  // interval_us, value_us for REAL, VIRTUAL, PROF
   uint64_t frozen_ns = 0;      // of the previous checkpoint (reported in the next)
   uint64_t freeze_start_ns = 0;

@@ -210,6 +210,20 @@ bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
       append_num(n, sizeof n, uint64_t(c.task_count));
       out.refusals.add("the process has ", n, " threads: multi-threaded processes are not saved yet");
     }
+    if (c.child_count > 0) {
+      // Named by vpid where the shared table knows them.
+      char list[160] = {};
+      for (int i = 0; i < c.child_count && i < 8; ++i) {
+        VPid v = state().table.mapped() ? state().table.vpid_of(RealPid{c.children[i]}) : VPid{};
+        size_t n = strlen(list);
+        if (n + 24 >= sizeof list) break;
+        if (i) list[n++] = ' ';
+        append_num(list + n, sizeof list - n, v.value ? v.value : c.children[i]);
+      }
+      if (c.child_count > 8) copy_cstr(list + strlen(list), sizeof list - strlen(list), " ...");
+      out.refusals.add("it has child processes (", list, "): children are not part of an image, and the "
+                       "restored process could not wait for them");
+    }
     if (out.refusals.count) {
       o.fail(EOPNOTSUPP, "cannot be saved yet:\n", out.refusals.text);
     } else {
