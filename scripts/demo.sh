@@ -76,8 +76,7 @@ show vproc inspect "$tmp/ticker.vpimg"
 say "Kill it, and bring it back from the image"
 show vproc checkpoint --stop -o "$tmp/ticker.vpimg" "$vpid"
 echo "(--stop: the ticker stopped right after the snapshot, so the image is its continuation.)"
-kill -KILL "$ticker_pid"
-wait "$ticker_pid" 2>/dev/null || true
+{ kill -KILL "$ticker_pid"; wait "$ticker_pid"; } 2>/dev/null || true   # (no "Killed" notice)
 show tail -n 1 "$tmp/ticker.out"
 echo "$ vproc restore $tmp/ticker.vpimg >> $tmp/ticker.out &"
 vproc restore "$tmp/ticker.vpimg" >>"$tmp/ticker.out" 2>&1 &
