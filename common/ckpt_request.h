@@ -11,6 +11,23 @@ namespace vproc {
 // it (a number, or 0 to disable checkpointing in the process).
 inline constexpr int kDefaultCkptSignal = 62;
 
+// The checkpoint signal a value of VPROC_CKPT_SIGNAL selects: `text` null or
+// empty means the default; "0" means none (0); anything that is not a signal
+// a handler can be installed for (1-64 but SIGKILL 9, SIGSTOP 19 and glibc's
+// own 32 and 33) is invalid (-1). libvproc and vproc-run share this rule.
+constexpr int parse_ckpt_signal(const char* text) {
+  if (!text || !*text) return kDefaultCkptSignal;
+  int v = 0;
+  for (; *text; ++text) {
+    if (*text < '0' || *text > '9') return -1;
+    v = v * 10 + (*text - '0');
+    if (v > 64) return -1;
+  }
+  return v == 9 || v == 19 || v == 32 || v == 33 ? -1 : v;
+}
+static_assert(parse_ckpt_signal(nullptr) == kDefaultCkptSignal && parse_ckpt_signal("0") == 0 &&
+              parse_ckpt_signal("40") == 40 && parse_ckpt_signal("33") == -1 && parse_ckpt_signal("6x") == -1);
+
 // Request flags (vproc checkpoint --stop / --embed-files).
 enum CkptFlags : uint32_t {
   kCkptStop = 1,         // stay stopped (SIGSTOP) once the image is complete

@@ -225,6 +225,12 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   c.thread_count = 1;
   // Only the calling thread is captured so far (issue: multi-threaded
   // checkpoints); the snapshot refuses when there are others.
+  // The executable, while the kernel still names it right (a restored
+  // process keeps the one its image recorded).
+  if (c.generation == 0) {
+    long n = raw::sys(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", c.exe_path, sizeof c.exe_path - 1);
+    c.exe_path[n > 0 ? n : 0] = 0;
+  }
   c.task_count = count_threads();
   note_children(c, raw::sys(SYS_gettid));
   capture_thread(c.threads[0], static_cast<const ucontext_t*>(ucv));
@@ -255,30 +261,18 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   errno = saved_errno;
 }
 
-int parse_signal_env() {
-  const char* s = getenv("VPROC_CKPT_SIGNAL");
-  if (!s || !*s) return kDefaultCkptSignal;
-  int v = 0;
-  for (; *s; ++s) {
-    if (*s < '0' || *s > '9') return -1;
-    v = v * 10 + (*s - '0');
-    if (v > 64) return -1;
-  }
-  return v;
-}
-
 }  // namespace
 
 int ckpt_signal_number() {
   // Decided before the daemon hears of us (hello() runs before ckpt_install).
-  int sig = parse_signal_env();
-  return sig > 0 && sig <= 64 && sig != 32 && sig != 33 && sig != SIGKILL && sig != SIGSTOP ? sig : 0;
+  int sig = parse_ckpt_signal(getenv("VPROC_CKPT_SIGNAL"));
+  return sig > 0 ? sig : 0;
 }
 
 int ckpt_install() {
   CkptState& c = state().ckpt;
-  int sig = parse_signal_env();
-  if (sig < 0 || sig == 32 || sig == 33 || sig == SIGKILL || sig == SIGSTOP) {
+  int sig = parse_ckpt_signal(getenv("VPROC_CKPT_SIGNAL"));
+  if (sig < 0) {
     diag({"VPROC_CKPT_SIGNAL must be a signal number (1-64, not 9, 19, 32, 33) or 0; "
           "checkpointing is disabled in this process"});
     return 0;
@@ -291,8 +285,6 @@ int ckpt_install() {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask);
   if (real_sigaction_for_ckpt(sig, &sa) != 0) return 0;
-  long n = raw::sys(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", c.exe_path, sizeof c.exe_path - 1);
-  c.exe_path[n > 0 ? n : 0] = 0;
   c.signo = sig;
   unblock_ckpt_signal(sig);
   return sig;

@@ -17,6 +17,12 @@ int ckpt_install();
 int ckpt_signal_number();
 
 
+// In a restored process, the program's executable when `proc_path` is this
+// process's own exe link (/proc/self/exe, /proc/<vpid or real pid>/exe): the
+// kernel's link names vproc-restorer unless PR_SET_MM_EXE_FILE was allowed.
+// Null otherwise (not restored, or another path).
+const char* restored_exe_for(const char* proc_path);
+
 // Takes a checkpoint of this process now, from the calling thread (C API).
 // Returns 0 or -errno; `message` gets the writer's explanation of a failure.
 int ckpt_self(const char* path, uint32_t flags, char* message, unsigned message_cap);

@@ -60,18 +60,26 @@ void run_callbacks(CkptCallback* list, std::atomic<int>& count) {
   t_in_callbacks = false;
 }
 
-// The checkpoint signal with a request `value`, to the calling thread, with
-// the signal unblocked for the moment the kernel delivers it.
-void send_request(int sig, uint64_t value) {
+}  // namespace
+
+long vproc::lib::queue_to_thread(int tid, int sig, uint64_t value) {
   siginfo_t si{};
   si.si_signo = sig;
   si.si_code = SI_QUEUE;
   si.si_pid = pid_t(raw::sys(SYS_getpid));
   si.si_uid = uid_t(raw::sys(SYS_getuid));
   si.si_value.sival_ptr = reinterpret_cast<void*>(uintptr_t(value));
+  return raw::sys(SYS_rt_tgsigqueueinfo, si.si_pid, tid, sig, &si);
+}
+
+namespace {
+
+// The checkpoint signal with a request `value`, to the calling thread, with
+// the signal unblocked for the moment the kernel delivers it.
+void send_request(int sig, uint64_t value) {
   uint64_t b = sig_bit(sig), before = 0;
   raw::sys(SYS_rt_sigprocmask, SIG_UNBLOCK, &b, &before, sizeof b);
-  raw::sys(SYS_rt_tgsigqueueinfo, si.si_pid, raw::sys(SYS_gettid), sig, &si);
+  queue_to_thread(int(raw::sys(SYS_gettid)), sig, value);
   if (before & b) raw::sys(SYS_rt_sigprocmask, SIG_BLOCK, &b, nullptr, sizeof b);
 }
 

@@ -37,6 +37,10 @@ void forward_to_program(int sig, siginfo_t* si, void* uc);
 int real_sigaction_for_ckpt(int sig, const struct sigaction* sa);
 void unblock_ckpt_signal(int sig);
 
+// Queues `sig` with si_code SI_QUEUE and `value` to thread `tid` of this
+// process, as the daemon's requests come (ckpt_hooks.cc). 0 or -errno.
+long queue_to_thread(int tid, int sig, uint64_t value);
+
 // ckpt_hooks.cc: the C API's callbacks.
 void run_checkpoint_callbacks();
 void run_restore_callbacks();

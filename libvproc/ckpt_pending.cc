@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include "ckpt_handler.h"
+#include "ckpt_internal.h"
 #include "ckpt_signal_guard.h"
 #include "raw_syscall.h"
 #include "state.h"
@@ -105,13 +106,7 @@ void pending_resend(int sig) {
 void wake_waiter(int sig) {
   int tid = guard().waiter_tid.load(std::memory_order_seq_cst);
   if (tid == 0 || tid == int(raw::sys(SYS_gettid))) return;
-  siginfo_t si{};
-  si.si_signo = sig;
-  si.si_code = SI_QUEUE;
-  si.si_pid = pid_t(raw::sys(SYS_getpid));
-  si.si_uid = uid_t(raw::sys(SYS_getuid));
-  si.si_value.sival_ptr = reinterpret_cast<void*>(uintptr_t(kWakeValue));
-  raw::sys(SYS_rt_tgsigqueueinfo, si.si_pid, tid, sig, &si);
+  queue_to_thread(tid, sig, kWakeValue);
 }
 
 bool is_wake_signal(const siginfo_t* si) {

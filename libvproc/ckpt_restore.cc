@@ -6,6 +6,7 @@
 // the handler's return (rt_sigreturn on the saved frame) will reinstate the
 // interrupted code's registers, FPU/AVX state, signal mask and sigaltstack.
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 
+#include "ckpt_handler.h"
 #include "ckpt_internal.h"
 #include "ckpt_maps.h"
 #include "raw_syscall.h"
@@ -130,6 +132,23 @@ void finish_restore(const vproc_restore_info* info) {
   if (ri.image_fd >= 0) raw::sys(SYS_fcntl, ri.image_fd, F_SETFD, FD_CLOEXEC);
   for (auto& t : c.populate_tid) t.store(0, std::memory_order_relaxed);
   if ((ri.flags & VPROC_RESTORE_LAZY) && ri.image_fd >= 0) start_populating(c);
+}
+
+const char* restored_exe_for(const char* proc_path) {
+  const ProcessState& st = state();
+  const CkptState& c = st.ckpt;
+  if (c.generation == 0 || !c.exe_path[0] || !proc_path || strncmp(proc_path, "/proc/", 6) != 0) return nullptr;
+  const char* p = proc_path + 6;
+  if (strncmp(p, "self/", 5) == 0) {
+    p += 5;
+  } else {
+    uint64_t v = 0;
+    const char* digits = p;
+    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + uint64_t(*p - '0');
+    if (p == digits || *p != '/' || (v != st.self.value && v != st.self_real.value)) return nullptr;
+    ++p;
+  }
+  return strcmp(p, "exe") == 0 ? c.exe_path : nullptr;
 }
 
 void wait_for_populate(CkptState& c) {

@@ -79,8 +79,8 @@ struct CkptState {
   int helper_error = 0;
   CkptLocalResult local_result;  // of the last local (C API) request
 
-  // The program's executable as /proc/self/exe named it when the library
-  // started; after a restore the kernel may name the restorer instead.
+  // The program's executable as /proc/self/exe named it at the first
+  // checkpoint; after a restore the kernel may name the restorer instead.
   char exe_path[PATH_MAX] = {};
 
   // Left by the last restore (ckpt_restore.cc).

@@ -2,9 +2,9 @@
 // identity (VPROC_SELF) in its environment, so it needs no daemon to know who
 // it is.
 #include <stdarg.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "ckpt_handler.h"
 #include "exec_env.h"
 #include "libc_boundary.h"
 #include "daemon_link.h"
@@ -35,28 +35,10 @@ int exec_with_env(char* const* envp, Call call) {
   return rc;
 }
 
-// After a restore the kernel's /proc/self/exe may name vproc-restorer (see
-// restored_exe_link in wrap_proc_paths.cc): a program re-executing itself
-// through that link must get itself, not the restorer.
-const char* own_exe_path(const char* path) {
-  const CkptState& c = state().ckpt;
-  if (!path || c.generation == 0 || !c.exe_path[0] || strncmp(path, "/proc/", 6) != 0) return path;
-  const char* p = path + 6;
-  if (strncmp(p, "self/", 5) == 0) {
-    p += 5;
-  } else {
-    uint64_t v = 0;
-    const char* d = p;
-    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + uint64_t(*p - '0');
-    if (p == d || *p != '/' || v != state().self.value) return path;
-    ++p;
-  }
-  return strcmp(p, "exe") == 0 ? c.exe_path : path;
-}
-
 int do_execve(const char* path, char* const argv[], char* const envp[]) {
   if (!active()) return real_execve(path, argv, envp);
-  path = own_exe_path(path);
+  // A program re-executing itself through /proc/self/exe after a restore.
+  if (const char* exe = restored_exe_for(path)) path = exe;
   return exec_with_env(envp, [&](char* const* e) { return real_execve(path, argv, e); });
 }
 
@@ -146,6 +128,6 @@ VPROC_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) noexcep
 VPROC_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
                           int flags) noexcept {
   if (!active()) return real_execveat(dirfd, path, argv, envp, flags);
-  path = own_exe_path(path);
+  if (const char* exe = restored_exe_for(path)) path = exe;
   return exec_with_env(envp, [&](char* const* e) { return real_execveat(dirfd, path, argv, e, flags); });
 }

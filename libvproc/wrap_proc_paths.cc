@@ -25,6 +25,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "ckpt_handler.h"
 #include "libc_boundary.h"
 #include "proc_kernel_path.h"
 #include "proc_snapshot.h"
@@ -199,29 +200,6 @@ FILE* freopen_common(Real& real, const char* path, const char* mode, FILE* strea
   return f;
 }
 
-// In a restored process the kernel's /proc/<us>/exe may still name
-// vproc-restorer (PR_SET_MM_EXE_FILE needs CAP_SYS_RESOURCE): the program sees
-// its own executable, as before the checkpoint. Returns the new length.
-size_t restored_exe_link(const char* kpath, char* target, size_t n, size_t cap) {
-  const CkptState& c = state().ckpt;
-  static const char kRestorer[] = "/vproc-restorer";
-  constexpr size_t kr = sizeof kRestorer - 1;
-  if (c.generation == 0 || !c.exe_path[0] || n < kr || memcmp(target + n - kr, kRestorer, kr) != 0) return n;
-  // Only our own exe link: /proc/self/exe or /proc/<our real pid>/exe.
-  char own[64] = "/proc/";
-  size_t k = 6;
-  char digits[12];
-  int d = 0;
-  for (uint32_t v = state().self_real.value; v; v /= 10) digits[d++] = char('0' + v % 10);
-  while (d) own[k++] = digits[--d];
-  memcpy(own + k, "/exe", 5);
-  if (strcmp(kpath, own) != 0 && strcmp(kpath, "/proc/self/exe") != 0) return n;
-  size_t len = strlen(c.exe_path);
-  if (len >= cap) return n;
-  memcpy(target, c.exe_path, len);
-  return len;
-}
-
 // readlink/readlinkat through `call(kernel_path, buf, size)`.
 template <typename Call>
 ssize_t readlink_via_proc(const char* path, char* buf, size_t bufsiz, Call call) {
@@ -234,7 +212,14 @@ ssize_t readlink_via_proc(const char* path, char* buf, size_t bufsiz, Call call)
   ssize_t n = call(kp.path, target, sizeof target);
   if (n < 0) return n;
   if (size_t(n) == sizeof target) return call(kp.path, buf, bufsiz);  // too long to be ours
-  n = restored_exe_link(kp.path, target, size_t(n), sizeof target);
+  // After a restore the kernel may still name vproc-restorer here.
+  if (const char* exe = restored_exe_for(kp.path)) {
+    size_t len = strlen(exe);
+    if (len < sizeof target) {
+      memcpy(target, exe, len);
+      n = ssize_t(len);
+    }
+  }
   return proc_link_result(target, size_t(n), kp.info, buf, bufsiz, kp.buf);
 }
 

@@ -183,16 +183,8 @@ std::string checkpoint_dir(const std::string& dir) {
 // The checkpoint signal the program will have, for the daemon (libvproc's
 // ckpt_signal_number() reads the same variable after the exec): 0 none.
 uint32_t ckpt_signal_from_env() {
-  const char* s = getenv("VPROC_CKPT_SIGNAL");
-  if (!s || !*s) return kDefaultCkptSignal;
-  unsigned v = 0;
-  for (; *s; ++s) {
-    if (*s < '0' || *s > '9') return 0;
-    v = v * 10 + unsigned(*s - '0');
-    if (v > 64) return 0;
-  }
-  bool usable = v != 32 && v != 33 && v != SIGKILL && v != SIGSTOP;
-  return usable ? v : 0;
+  int sig = parse_ckpt_signal(getenv("VPROC_CKPT_SIGNAL"));
+  return sig > 0 ? uint32_t(sig) : 0;
 }
 
 std::string socket_path(const Options& o) {

@@ -94,13 +94,7 @@ Status CheckpointPolicies::set(const Peer& caller, const wire::CheckpointPolicy&
   if (dir.empty() || dir[0] != '/')
     return Status::failure(EINVAL, strf("the checkpoint directory must be absolute, not '%s'", dir.c_str()));
   if (dir.size() > 900) return Status::failure(ENAMETOOLONG, strf("the checkpoint directory is too long"));
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) {
-    int e = errno;
-    if (e == ENOENT) return Status::failure(ENOENT, strf("directory %s does not exist", dir.c_str()));
-    return Status::failure(e, strf("cannot use directory %s: %s", dir.c_str(), strerror(e)));
-  }
-  if (!S_ISDIR(st.st_mode)) return Status::failure(ENOTDIR, strf("%s is not a directory", dir.c_str()));
+  if (Status s = check_image_dir(dir); !s.ok()) return s;
 
   drop(v);
   auto p = std::make_unique<Policy>();

@@ -34,6 +34,21 @@ bool task_running(RealPid pid, uint64_t start_ticks) {
 }
 
 // The image goes to an absolute path in an existing directory.
+}  // namespace
+
+Status check_image_dir(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    int e = errno;
+    if (e == ENOENT) return Status::failure(ENOENT, strf("directory %s does not exist", dir.c_str()));
+    return Status::failure(e, strf("cannot use directory %s: %s", dir.c_str(), strerror(e)));
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::failure(ENOTDIR, strf("%s is not a directory", dir.c_str()));
+  return Status::success();
+}
+
+namespace {
+
 Status check_image_path(const std::string& path) {
   if (path.empty() || path[0] != '/')
     return Status::failure(EINVAL, strf("the image path must be absolute, not '%s'", path.c_str()));
@@ -43,13 +58,8 @@ Status check_image_path(const std::string& path) {
   if (path.back() == '/') return Status::failure(EISDIR, strf("%s names a directory, not an image file", path.c_str()));
   size_t slash = path.rfind('/');
   std::string dir = slash == 0 ? std::string("/") : path.substr(0, slash);
+  if (Status s = check_image_dir(dir); !s.ok()) return s;
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0) {
-    int e = errno;
-    if (e == ENOENT) return Status::failure(ENOENT, strf("directory %s does not exist", dir.c_str()));
-    return Status::failure(e, strf("cannot use directory %s: %s", dir.c_str(), strerror(e)));
-  }
-  if (!S_ISDIR(st.st_mode)) return Status::failure(ENOTDIR, strf("%s is not a directory", dir.c_str()));
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     return Status::failure(EISDIR, strf("%s is a directory", path.c_str()));
   return Status::success();

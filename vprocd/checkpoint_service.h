@@ -31,6 +31,10 @@ struct CheckpointLimits {
   double stop_poll_s = 0.005;
 };
 
+// A directory images may be written to: it exists and is a directory (the
+// writer, running as the process's user, finds out about permissions).
+Status check_image_dir(const std::string& dir);
+
 class CheckpointService {
  public:
   using Limits = CheckpointLimits;
