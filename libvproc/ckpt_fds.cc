@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "ckpt_records.h"
+#include "diag.h"
 #include "raw_syscall.h"
 
 namespace vproc::lib {
@@ -33,12 +34,7 @@ struct Dirent64 {
 void fd_path(char* buf, const char* dir, int fd) {
   size_t n = strlen(dir);
   memcpy(buf, dir, n);
-  char digits[12];
-  int k = 0;
-  do digits[k++] = char('0' + fd % 10);
-  while (fd /= 10);
-  while (k) buf[n++] = digits[--k];
-  buf[n] = 0;
+  format_u64(uint64_t(fd), buf + n);
 }
 
 uint64_t field(const char* text, const char* key, int base) {

@@ -131,12 +131,8 @@ int count_threads() {
 // This thread's children, live or zombie (/proc/self/task/TID/children).
 void note_children(CkptState& c, long tid) {
   char path[64] = "/proc/self/task/";
-  size_t n = strlen(path);
-  char digits[12];
-  int d = 0;
-  for (long v = tid; v; v /= 10) digits[d++] = char('0' + v % 10);
-  while (d) path[n++] = digits[--d];
-  memcpy(path + n, "/children", 10);
+  format_u64(uint64_t(tid), path + strlen(path));
+  memcpy(path + strlen(path), "/children", 10);
   c.child_count = 0;
   long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;

@@ -76,13 +76,9 @@ struct Outcome {
 };
 
 void append_num(char* buf, size_t cap, uint64_t v) {
-  size_t n = strlen(buf);
   char d[24];
-  int k = 0;
-  do d[k++] = char('0' + v % 10);
-  while (v /= 10);
-  while (k && n + 1 < cap) buf[n++] = d[--k];
-  buf[n] = 0;
+  size_t n = strlen(buf);
+  copy_cstr(buf + n, cap - n, format_u64(v, d));
 }
 
 // Writes the whole image to out.fd; fills `o` on failure.
