@@ -23,7 +23,31 @@ struct Request {
     checkpointResult @11 :CheckpointResult; # a snapshot writer: the outcome
     restored @12 :Restored;                 # vproc restore: this pid continues vpid
     checkpointPolicy @13 :CheckpointPolicy; # vproc-run: periodic checkpoints of a vpid
+    migrate @14 :MigrateRequest;            # tool: move a process to another node (reply when done)
+    migrateWait @15 :UInt32;                # a migration's snapshot writer (request id): verdict?
+    shadowHello @16 :ShadowHello;           # vproc-shadow: I stand in for vpid (commit point)
+    shadowWait @17 :UInt32;                 # vproc-shadow (vpid): next event (deferred reply)
+    resumed @18 :UInt32;                    # a restored guest (vpid): may I run? (deferred reply)
+    guestStatus @19 :GuestStatus;           # a guest's keeper: its wait status changed
   }
+}
+
+struct MigrateRequest {
+  vpid @0 :UInt32;
+  node @1 :Text;               # target node name
+  flags @2 :UInt32;            # 2: embed files (as CheckpointRequest)
+}
+
+struct ShadowHello {
+  vpid @0 :UInt32;
+  migration @1 :UInt64;
+  target @2 :UInt32;           # node index the guest was restored on
+}
+
+struct GuestStatus {
+  vpid @0 :UInt32;
+  kind @1 :UInt8;              # 1 exited (status = wait status), 2 stopped, 3 continued
+  status @2 :Int32;
 }
 
 struct CheckpointRequest {
@@ -53,6 +77,7 @@ struct Restored {
   vpid @0 :UInt32;
   parent @1 :UInt32;
   real @2 :UInt32;             # the restoring process (it execs the restorer, keeping its pid)
+  migration @3 :UInt64;        # 0: a plain restore; else the migration bringing a guest here
 }
 
 struct CheckpointPolicy {
@@ -92,7 +117,33 @@ struct Reply {
     pong @6 :Pong;
     checkpointSpec @7 :CheckpointSpec;
     checkpointDone @8 :CheckpointResult;
+    migrateDone @9 :MigrateResult;
+    verdict @10 :Verdict;
+    shadowEvent @11 :ShadowEvent;
   }
+}
+
+struct MigrateResult {
+  errno @0 :Int32;             # 0: the process runs on `to`
+  message @1 :Text;
+  from @2 :Text;
+  to @3 :Text;
+  imageBytes @4 :UInt64;
+  frozenNs @5 :UInt64;         # from the checkpoint signal to the program running again
+  totalNs @6 :UInt64;
+}
+
+struct Verdict {
+  action @0 :UInt8;            # 0 continue here, 1 become the shadow, 2 exit quietly (moved on)
+  migration @1 :UInt64;
+  target @2 :UInt32;           # node index of the guest
+}
+
+struct ShadowEvent {
+  kind @0 :UInt8;              # 1 new stdio sockets (SCM_RIGHTS with the reply), 2 guest exited,
+                               # 3 guest stopped, 4 guest continued
+  status @1 :Int32;            # kind 2: wait status; 3: stop signal
+  fdMask @2 :UInt8;            # kind 1: which of fd 0,1,2 the passed sockets stand for, in order
 }
 
 struct CheckpointSpec {

@@ -100,7 +100,7 @@ CheckpointResult get_result(proto::CheckpointResult::Reader r) {
 // fork-path messages (which are kept to kRequestFrameBytes).
 bool is_large(const Request& req) {
   return std::holds_alternative<CheckpointRequest>(req) || std::holds_alternative<CheckpointResult>(req) ||
-         std::holds_alternative<CheckpointPolicy>(req);
+         std::holds_alternative<CheckpointPolicy>(req) || std::holds_alternative<MigrateRequest>(req);
 }
 
 size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scratch, size_t words);
@@ -167,6 +167,28 @@ size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scrat
             c.setVpid(m.vpid);
             c.setParent(m.parent);
             c.setReal(m.real);
+            c.setMigration(m.migration);
+          } else if constexpr (std::is_same_v<T, MigrateRequest>) {
+            auto c = r.initMigrate();
+            c.setVpid(m.vpid);
+            c.setNode(m.node.s);
+            c.setFlags(m.flags);
+          } else if constexpr (std::is_same_v<T, MigrateWait>) {
+            r.setMigrateWait(m.request_id);
+          } else if constexpr (std::is_same_v<T, ShadowHello>) {
+            auto c = r.initShadowHello();
+            c.setVpid(m.vpid);
+            c.setMigration(m.migration);
+            c.setTarget(m.target);
+          } else if constexpr (std::is_same_v<T, ShadowWait>) {
+            r.setShadowWait(m.vpid);
+          } else if constexpr (std::is_same_v<T, Resumed>) {
+            r.setResumed(m.vpid);
+          } else if constexpr (std::is_same_v<T, GuestStatus>) {
+            auto c = r.initGuestStatus();
+            c.setVpid(m.vpid);
+            c.setKind(uint8_t(m.kind));
+            c.setStatus(m.status);
           } else if constexpr (std::is_same_v<T, CheckpointPolicy>) {
             auto c = r.initCheckpointPolicy();
             c.setVpid(m.vpid);
@@ -189,7 +211,8 @@ size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scrat
 size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
   try {
     constexpr size_t kWords = kLargeFrameBytes / sizeof(capnp::word);
-    bool large = std::holds_alternative<CheckpointSpec>(rep) || std::holds_alternative<CheckpointDone>(rep);
+    bool large = std::holds_alternative<CheckpointSpec>(rep) || std::holds_alternative<CheckpointDone>(rep) ||
+                 std::holds_alternative<MigrateDone>(rep);
     alignas(8) capnp::word scratch[kWords];
     size_t words = large ? kWords : kScratchWords;
     memset(scratch, 0, words * sizeof(capnp::word));
@@ -235,6 +258,25 @@ size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
             c.setFlags(m.flags);
           } else if constexpr (std::is_same_v<T, CheckpointDone>) {
             set_result(r.initCheckpointDone(), m.result);
+          } else if constexpr (std::is_same_v<T, MigrateDone>) {
+            auto c = r.initMigrateDone();
+            c.setErrno(m.err);
+            c.setMessage(m.message.s);
+            c.setFrom(m.from.s);
+            c.setTo(m.to.s);
+            c.setImageBytes(m.image_bytes);
+            c.setFrozenNs(m.frozen_ns);
+            c.setTotalNs(m.total_ns);
+          } else if constexpr (std::is_same_v<T, Verdict>) {
+            auto c = r.initVerdict();
+            c.setAction(uint8_t(m.action));
+            c.setMigration(m.migration);
+            c.setTarget(m.target);
+          } else if constexpr (std::is_same_v<T, ShadowEvent>) {
+            auto c = r.initShadowEvent();
+            c.setKind(uint8_t(m.kind));
+            c.setStatus(m.status);
+            c.setFdMask(m.fd_mask);
           } else {
             static_assert(std::is_same_v<T, ListFollows>);
             ok = false;  // lists go through encode_list
@@ -292,7 +334,30 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
       case proto::Request::CHECKPOINT_RESULT: out = get_result(r.getCheckpointResult()); return true;
       case proto::Request::RESTORED: {
         auto c = r.getRestored();
-        out = Restored{c.getVpid(), c.getParent(), c.getReal()};
+        out = Restored{c.getVpid(), c.getParent(), c.getReal(), c.getMigration()};
+        return true;
+      }
+      case proto::Request::MIGRATE: {
+        auto c = r.getMigrate();
+        MigrateRequest m;
+        m.vpid = c.getVpid();
+        m.flags = c.getFlags();
+        m.node.set(c.getNode().cStr(), c.getNode().size());
+        out = m;
+        return true;
+      }
+      case proto::Request::MIGRATE_WAIT: out = MigrateWait{r.getMigrateWait()}; return true;
+      case proto::Request::SHADOW_HELLO: {
+        auto c = r.getShadowHello();
+        out = ShadowHello{c.getVpid(), c.getTarget(), c.getMigration()};
+        return true;
+      }
+      case proto::Request::SHADOW_WAIT: out = ShadowWait{r.getShadowWait()}; return true;
+      case proto::Request::RESUMED: out = Resumed{r.getResumed()}; return true;
+      case proto::Request::GUEST_STATUS: {
+        auto c = r.getGuestStatus();
+        if (c.getKind() < 1 || c.getKind() > 3) return false;
+        out = GuestStatus{c.getVpid(), GuestChange(c.getKind()), c.getStatus()};
         return true;
       }
       case proto::Request::CHECKPOINT_POLICY: {
@@ -359,6 +424,31 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
         return true;
       }
       case proto::Reply::CHECKPOINT_DONE: out = CheckpointDone{get_result(r.getCheckpointDone())}; return true;
+      case proto::Reply::MIGRATE_DONE: {
+        auto c = r.getMigrateDone();
+        MigrateDone m;
+        m.err = c.getErrno();
+        m.message.set(c.getMessage().cStr(), c.getMessage().size());
+        m.from.set(c.getFrom().cStr(), c.getFrom().size());
+        m.to.set(c.getTo().cStr(), c.getTo().size());
+        m.image_bytes = c.getImageBytes();
+        m.frozen_ns = c.getFrozenNs();
+        m.total_ns = c.getTotalNs();
+        out = m;
+        return true;
+      }
+      case proto::Reply::VERDICT: {
+        auto c = r.getVerdict();
+        if (c.getAction() > 2) return false;
+        out = Verdict{VerdictAction(c.getAction()), c.getTarget(), c.getMigration()};
+        return true;
+      }
+      case proto::Reply::SHADOW_EVENT: {
+        auto c = r.getShadowEvent();
+        if (c.getKind() < 1 || c.getKind() > 4) return false;
+        out = ShadowEvent{ShadowEventKind(c.getKind()), c.getStatus(), c.getFdMask()};
+        return true;
+      }
       case proto::Reply::PONG: {
         auto p = r.getPong();
         Pong o;

@@ -87,15 +87,42 @@ struct CheckpointResult {
 };
 struct Restored {
   uint32_t vpid = 0, parent = 0, real = 0;
+  uint64_t migration = 0;  // 0: a plain restore
 };
 struct CheckpointPolicy {
   uint32_t vpid = 0, interval_ms = 0, keep = 0;
   Text<kPathTextBytes> dir;
 };
 
+// Migration (docs/cluster.md).
+inline constexpr size_t kNodeNameBytes = 64;
+struct MigrateRequest {
+  uint32_t vpid = 0, flags = 0;
+  Text<kNodeNameBytes> node;
+};
+struct MigrateWait {
+  uint32_t request_id = 0;
+};
+struct ShadowHello {
+  uint32_t vpid = 0, target = 0;
+  uint64_t migration = 0;
+};
+struct ShadowWait {
+  uint32_t vpid = 0;
+};
+struct Resumed {
+  uint32_t vpid = 0;
+};
+enum class GuestChange : uint8_t { Exited = 1, Stopped = 2, Continued = 3 };
+struct GuestStatus {
+  uint32_t vpid = 0;
+  GuestChange kind = GuestChange::Exited;
+  int32_t status = 0;
+};
 using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping,
                              LookupReal, CheckpointRequest, CheckpointJob, CheckpointResult, Restored,
-                             CheckpointPolicy>;
+                             CheckpointPolicy, MigrateRequest, MigrateWait, ShadowHello, ShadowWait,
+                             Resumed, GuestStatus>;
 
 struct Ok {};
 struct Error {
@@ -132,8 +159,26 @@ struct CheckpointDone {
   CheckpointResult result;
 };
 
+struct MigrateDone {
+  int32_t err = 0;
+  Text<400> message;
+  Text<kNodeNameBytes> from, to;
+  uint64_t image_bytes = 0, frozen_ns = 0, total_ns = 0;
+};
+enum class VerdictAction : uint8_t { Continue = 0, Shadow = 1, Quit = 2 };
+struct Verdict {
+  VerdictAction action = VerdictAction::Continue;
+  uint32_t target = 0;
+  uint64_t migration = 0;
+};
+enum class ShadowEventKind : uint8_t { Channels = 1, Exited = 2, Stopped = 3, Continued = 4 };
+struct ShadowEvent {
+  ShadowEventKind kind = ShadowEventKind::Exited;
+  int32_t status = 0;
+  uint8_t fd_mask = 0;
+};
 using Reply = std::variant<Ok, Error, HelloOk, Lease, Where, Pong, ListFollows, CheckpointSpec,
-                           CheckpointDone>;
+                           CheckpointDone, MigrateDone, Verdict, ShadowEvent>;
 
 struct ProcessEntry {
   uint32_t vpid = 0, node_index = 0, real = 0, parent = 0, uid = 0, tgid = 0;

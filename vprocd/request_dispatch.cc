@@ -154,6 +154,12 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
         } else if constexpr (std::is_same_v<T, wire::ListRequest>) {
           list_frame = wire::encode_list(list_processes(table_, node_, m.threads));
           return Answer::List;
+        } else if constexpr (std::is_same_v<T, wire::MigrateRequest> || std::is_same_v<T, wire::MigrateWait> ||
+                             std::is_same_v<T, wire::ShadowHello> || std::is_same_v<T, wire::ShadowWait> ||
+                             std::is_same_v<T, wire::Resumed> || std::is_same_v<T, wire::GuestStatus>) {
+          // Migration messages (docs/cluster.md); handled by the migration service.
+          reply = error_reply(Status::failure(ENOSYS, "this daemon does not take migration requests"));
+          return Answer::Small;
         } else {
           static_assert(std::is_same_v<T, wire::Ping>);
           wire::Pong p;
