@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define VPROC_PLAN_MAGIC 0x4e414c5052435056ull /* "VPCRPLAN" */
-#define VPROC_PLAN_VERSION 1u
+#define VPROC_PLAN_VERSION 2u
 #define VPROC_RESTORE_INFO_MAGIC 0x4f464e4952435056ull /* "VPCRINFO" */
 
 /* vproc-restorer is linked (static, non-PIE) at this address; the range up to
@@ -100,6 +100,10 @@ struct vproc_restore_info {
   uint32_t generation; /* restores this process has been through, this one included */
   int32_t exe_fd; /* the program's executable, for PR_SET_MM_EXE_FILE once the
                      restorer is unmapped (needs CAP_SYS_RESOURCE); -1: none */
+  uint64_t migration; /* 0: a plain restore; else the migration that brings the
+                         process here as a guest (docs/cluster.md): it waits for
+                         the daemon's word (Resumed) before running on */
+  char socket_path[108]; /* the daemon the tool registered with (""; the image's) */
 };
 #define VPROC_RESTORE_LAZY 1u /* some memory is mapped from the image file */
 #define VPROC_RESTORE_LEASED 2u /* image_fd holds a read lease (release when populated) */

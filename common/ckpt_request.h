@@ -32,6 +32,10 @@ static_assert(parse_ckpt_signal(nullptr) == kDefaultCkptSignal && parse_ckpt_sig
 enum CkptFlags : uint32_t {
   kCkptStop = 1,         // stay stopped (SIGSTOP) once the image is complete
   kCkptEmbedFiles = 2,   // store file-backed pages instead of referencing files
+  // A migration's checkpoint (docs/cluster.md): the process does not go on
+  // after the snapshot; its writer asks the daemon for the verdict (MigrateWait)
+  // and passes it on: continue here, become vproc-shadow, or exit.
+  kCkptMigrate = 4,
 };
 
 // si_value of a checkpoint request (sent with si_code SI_QUEUE): a tag, the

@@ -29,6 +29,7 @@ struct Request {
     shadowWait @17 :UInt32;                 # vproc-shadow (vpid): next event (deferred reply)
     resumed @18 :UInt32;                    # a restored guest (vpid): may I run? (deferred reply)
     guestStatus @19 :GuestStatus;           # a guest's keeper: its wait status changed
+    clusterList @20 :ClusterQuery;          # tool: processes / node states of the cluster
   }
 }
 
@@ -104,6 +105,30 @@ struct Spawned {
 struct Signal {
   target @0 :Int64;            # vpid, or -vpid for the process group it leads
   signo @1 :Int32;
+  queued @2 :Bool;             # sigqueue(3) to another node: SI_QUEUE carrying `value`
+  value @3 :UInt64;
+}
+
+struct ClusterQuery {
+  threads @0 :Bool;
+  node @1 :Text;               # only this node; empty: every node
+  nodesOnly @2 :Bool;          # no processes: only the nodes' states (vproc status)
+}
+
+# The answer to clusterList. Without a cluster `nodes` is empty.
+struct ClusterList {
+  entries @0 :List(Entry);
+  nodes @1 :List(NodeState);
+}
+
+struct NodeState {
+  index @0 :UInt32;
+  name @1 :Text;
+  address @2 :Text;
+  reachable @3 :Bool;
+  message @4 :Text;            # why not
+  processes @5 :UInt32;
+  self @6 :Bool;               # the daemon that answers
 }
 
 struct Reply {
@@ -120,6 +145,7 @@ struct Reply {
     migrateDone @9 :MigrateResult;
     verdict @10 :Verdict;
     shadowEvent @11 :ShadowEvent;
+    clusterList @12 :ClusterList;
   }
 }
 

@@ -100,7 +100,8 @@ CheckpointResult get_result(proto::CheckpointResult::Reader r) {
 // fork-path messages (which are kept to kRequestFrameBytes).
 bool is_large(const Request& req) {
   return std::holds_alternative<CheckpointRequest>(req) || std::holds_alternative<CheckpointResult>(req) ||
-         std::holds_alternative<CheckpointPolicy>(req) || std::holds_alternative<MigrateRequest>(req);
+         std::holds_alternative<CheckpointPolicy>(req) || std::holds_alternative<MigrateRequest>(req) ||
+         std::holds_alternative<ClusterQuery>(req);
 }
 
 size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scratch, size_t words);
@@ -147,8 +148,15 @@ size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scrat
             auto s = r.initSignal();
             s.setTarget(m.target);
             s.setSigno(m.signo);
+            s.setQueued(m.queued);
+            s.setValue(m.value);
           } else if constexpr (std::is_same_v<T, ListRequest>) {
             r.setList(m.threads);
+          } else if constexpr (std::is_same_v<T, ClusterQuery>) {
+            auto c = r.initClusterList();
+            c.setThreads(m.threads);
+            c.setNode(m.node.s);
+            c.setNodesOnly(m.nodes_only);
           } else if constexpr (std::is_same_v<T, LookupReal>) {
             r.setLookupReal(m.real);
           } else if constexpr (std::is_same_v<T, CheckpointRequest>) {
@@ -311,10 +319,19 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
       case proto::Request::LOOKUP: out = Lookup{r.getLookup()}; return true;
       case proto::Request::SIGNAL: {
         auto s = r.getSignal();
-        out = Signal{s.getTarget(), s.getSigno()};
+        out = Signal{s.getTarget(), s.getSigno(), s.getQueued(), s.getValue()};
         return true;
       }
       case proto::Request::LIST: out = ListRequest{r.getList()}; return true;
+      case proto::Request::CLUSTER_LIST: {
+        auto c = r.getClusterList();
+        ClusterQuery m;
+        m.threads = c.getThreads();
+        m.nodes_only = c.getNodesOnly();
+        m.node.set(c.getNode().cStr(), c.getNode().size());
+        out = m;
+        return true;
+      }
       case proto::Request::PING: out = Ping{}; return true;
       case proto::Request::LOOKUP_REAL: out = LookupReal{r.getLookupReal()}; return true;
       case proto::Request::CHECKPOINT: {
@@ -414,7 +431,8 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
         out = Where{w.getReal(), w.getState(), w.getNodeIndex(), w.getVpid()};
         return true;
       }
-      case proto::Reply::LIST: out = ListFollows{}; return true;
+      case proto::Reply::LIST:
+      case proto::Reply::CLUSTER_LIST: out = ListFollows{}; return true;
       case proto::Reply::CHECKPOINT_SPEC: {
         auto c = r.getCheckpointSpec();
         CheckpointSpec m;
@@ -467,55 +485,125 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
   }
 }
 
-std::vector<uint64_t> encode_list(const std::vector<ProcessEntry>& entries) {
-  capnp::MallocMessageBuilder mb;
-  auto list = mb.initRoot<proto::Reply>().initList(unsigned(entries.size()));
-  for (unsigned i = 0; i < entries.size(); ++i) {
-    const ProcessEntry& e = entries[i];
-    auto o = list[i];
-    o.setVpid(e.vpid);
-    o.setNodeIndex(e.node_index);
-    o.setNodeName(e.node_name);
-    o.setReal(e.real);
-    o.setParent(e.parent);
-    o.setState(e.state);
-    o.setUid(e.uid);
-    o.setStartTimeMs(e.start_time_ms);
-    auto argv = o.initArgv(unsigned(e.argv.size()));
-    for (unsigned j = 0; j < e.argv.size(); ++j) argv.set(j, e.argv[j]);
-    o.setThread(e.thread);
-    o.setTgid(e.tgid);
-  }
+namespace {
+
+void set_entry(proto::Entry::Builder o, const ProcessEntry& e) {
+  o.setVpid(e.vpid);
+  o.setNodeIndex(e.node_index);
+  o.setNodeName(e.node_name);
+  o.setReal(e.real);
+  o.setParent(e.parent);
+  o.setState(e.state);
+  o.setUid(e.uid);
+  o.setStartTimeMs(e.start_time_ms);
+  auto argv = o.initArgv(unsigned(e.argv.size()));
+  for (unsigned j = 0; j < e.argv.size(); ++j) argv.set(j, e.argv[j]);
+  o.setThread(e.thread);
+  o.setTgid(e.tgid);
+}
+
+ProcessEntry get_entry(proto::Entry::Reader e) {
+  ProcessEntry p;
+  p.vpid = e.getVpid();
+  p.node_index = e.getNodeIndex();
+  p.node_name = e.getNodeName();
+  p.real = e.getReal();
+  p.parent = e.getParent();
+  p.state = e.getState();
+  p.uid = e.getUid();
+  p.start_time_ms = e.getStartTimeMs();
+  for (auto a : e.getArgv()) p.argv.emplace_back(a);
+  p.thread = e.getThread();
+  p.tgid = e.getTgid();
+  return p;
+}
+
+std::vector<uint64_t> flat_words(capnp::MessageBuilder& mb) {
   auto flat = capnp::messageToFlatArray(mb);
   std::vector<uint64_t> out(flat.size());
   memcpy(out.data(), flat.begin(), flat.size() * sizeof(capnp::word));
   return out;
 }
 
+// A list frame's root, with limits that bound the work on a hostile frame.
+bool list_frame_ok(const void* buf, size_t len) {
+  return len % 8 == 0 && (reinterpret_cast<uintptr_t>(buf) & 7) == 0 && frame_size(buf, len) == len;
+}
+
+capnp::ReaderOptions list_reader_options(size_t len) {
+  capnp::ReaderOptions opts;
+  opts.traversalLimitInWords = len / 8 * 4;
+  return opts;
+}
+
+}  // namespace
+
+std::vector<uint64_t> encode_list(const std::vector<ProcessEntry>& entries) {
+  capnp::MallocMessageBuilder mb;
+  auto list = mb.initRoot<proto::Reply>().initList(unsigned(entries.size()));
+  for (unsigned i = 0; i < entries.size(); ++i) set_entry(list[i], entries[i]);
+  return flat_words(mb);
+}
+
 bool decode_list(const void* buf, size_t len, std::vector<ProcessEntry>& out) {
-  if (len % 8 || (reinterpret_cast<uintptr_t>(buf) & 7) || frame_size(buf, len) != len) return false;
+  if (!list_frame_ok(buf, len)) return false;
   try {
-    capnp::ReaderOptions opts;
-    opts.traversalLimitInWords = len / 8 * 4;  // bounds work on a hostile frame
     capnp::FlatArrayMessageReader mr(
-        kj::arrayPtr(static_cast<const capnp::word*>(buf), len / sizeof(capnp::word)), opts);
+        kj::arrayPtr(static_cast<const capnp::word*>(buf), len / sizeof(capnp::word)), list_reader_options(len));
     auto r = mr.getRoot<proto::Reply>();
     if (r.which() != proto::Reply::LIST) return false;
     out.clear();
-    for (auto e : r.getList()) {
-      ProcessEntry p;
-      p.vpid = e.getVpid();
-      p.node_index = e.getNodeIndex();
-      p.node_name = e.getNodeName();
-      p.real = e.getReal();
-      p.parent = e.getParent();
-      p.state = e.getState();
-      p.uid = e.getUid();
-      p.start_time_ms = e.getStartTimeMs();
-      for (auto a : e.getArgv()) p.argv.emplace_back(a);
-      p.thread = e.getThread();
-      p.tgid = e.getTgid();
-      out.push_back(std::move(p));
+    for (auto e : r.getList()) out.push_back(get_entry(e));
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::vector<uint64_t> encode_cluster_list(const ClusterListing& listing) {
+  capnp::MallocMessageBuilder mb;
+  auto c = mb.initRoot<proto::Reply>().initClusterList();
+  auto list = c.initEntries(unsigned(listing.entries.size()));
+  for (unsigned i = 0; i < listing.entries.size(); ++i) set_entry(list[i], listing.entries[i]);
+  auto nodes = c.initNodes(unsigned(listing.nodes.size()));
+  for (unsigned i = 0; i < listing.nodes.size(); ++i) {
+    const NodeState& n = listing.nodes[i];
+    auto o = nodes[i];
+    o.setIndex(n.index);
+    o.setName(n.name);
+    o.setAddress(n.address);
+    o.setReachable(n.reachable);
+    o.setMessage(n.message);
+    o.setProcesses(n.processes);
+    o.setSelf(n.self);
+  }
+  return flat_words(mb);
+}
+
+bool decode_cluster_list(const void* buf, size_t len, ClusterListing& out) {
+  if (!list_frame_ok(buf, len)) return false;
+  try {
+    capnp::FlatArrayMessageReader mr(
+        kj::arrayPtr(static_cast<const capnp::word*>(buf), len / sizeof(capnp::word)), list_reader_options(len));
+    auto r = mr.getRoot<proto::Reply>();
+    out = ClusterListing{};
+    if (r.which() == proto::Reply::LIST) {
+      for (auto e : r.getList()) out.entries.push_back(get_entry(e));
+      return true;
+    }
+    if (r.which() != proto::Reply::CLUSTER_LIST) return false;
+    auto c = r.getClusterList();
+    for (auto e : c.getEntries()) out.entries.push_back(get_entry(e));
+    for (auto n : c.getNodes()) {
+      NodeState s;
+      s.index = n.getIndex();
+      s.name = n.getName();
+      s.address = n.getAddress();
+      s.reachable = n.getReachable();
+      s.message = n.getMessage();
+      s.processes = n.getProcesses();
+      s.self = n.getSelf();
+      out.nodes.push_back(std::move(s));
     }
     return true;
   } catch (...) {

@@ -51,6 +51,8 @@ struct Lookup {
 struct Signal {
   int64_t target = 0;  // vpid, or -vpid for the group it leads
   int32_t signo = 0;
+  bool queued = false;  // sigqueue(3) of a process on another node: SI_QUEUE with `value`
+  uint64_t value = 0;
 };
 struct ListRequest {
   bool threads = false;
@@ -119,10 +121,17 @@ struct GuestStatus {
   GuestChange kind = GuestChange::Exited;
   int32_t status = 0;
 };
+// The processes of the cluster, or of one node (answered with a ClusterList
+// frame: ListFollows, then decode_cluster_list()).
+struct ClusterQuery {
+  bool threads = false;
+  bool nodes_only = false;  // only the nodes' states (vproc status)
+  Text<kNodeNameBytes> node;  // empty: every node
+};
 using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping,
                              LookupReal, CheckpointRequest, CheckpointJob, CheckpointResult, Restored,
                              CheckpointPolicy, MigrateRequest, MigrateWait, ShadowHello, ShadowWait,
-                             Resumed, GuestStatus>;
+                             Resumed, GuestStatus, ClusterQuery>;
 
 struct Ok {};
 struct Error {
@@ -188,6 +197,20 @@ struct ProcessEntry {
   bool thread = false;
 };
 
+// A node as the answering daemon saw it while answering a ClusterQuery.
+struct NodeState {
+  uint32_t index = 0;
+  std::string name, address;
+  bool reachable = false;
+  std::string message;  // why it is not
+  uint32_t processes = 0;
+  bool self = false;    // the answering daemon's own node
+};
+struct ClusterListing {
+  std::vector<ProcessEntry> entries;
+  std::vector<NodeState> nodes;  // empty: the daemon is not part of a cluster
+};
+
 // --- framing -------------------------------------------------------------
 // Given the first `have` bytes of a frame (8-byte aligned), the total frame size
 // in bytes; 0 if more bytes are needed to tell; SIZE_MAX if the prefix is invalid
@@ -207,5 +230,8 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept;
 // --- the process list: allocates, daemon and tools only -------------------
 std::vector<uint64_t> encode_list(const std::vector<ProcessEntry>& entries);
 bool decode_list(const void* buf, size_t len, std::vector<ProcessEntry>& out);
+// The answer to ClusterQuery. decode_cluster_list also reads a plain list reply.
+std::vector<uint64_t> encode_cluster_list(const ClusterListing& listing);
+bool decode_cluster_list(const void* buf, size_t len, ClusterListing& out);
 
 }  // namespace vproc::wire

@@ -14,12 +14,12 @@
 
 namespace vproc::lib {
 
-int ckpt_daemon_call(const wire::Request& req, wire::Reply& reply) {
+int ckpt_daemon_call(const wire::Request& req, wire::Reply& reply, int timeout_s) {
   long fd = raw::sys(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return int(fd);
-  struct timeval tv = {30, 0};
-  raw::sys(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  raw::sys(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct timeval send_tv = {30, 0}, recv_tv = {timeout_s, 0};  // 0: none
+  raw::sys(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, &recv_tv, sizeof recv_tv);
+  raw::sys(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &send_tv, sizeof send_tv);
   struct sockaddr_un sa {};
   sa.sun_family = AF_UNIX;
   memcpy(sa.sun_path, state().socket_path, sizeof sa.sun_path - 1);

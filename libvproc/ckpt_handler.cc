@@ -10,7 +10,8 @@
 // jumps back into vproc_ckpt_save() with the restore info: the handler then
 // finishes the restore (ckpt_restore.cc) and returns, and the kernel's
 // rt_sigreturn reinstates the interrupted code's registers, FPU/AVX state,
-// signal mask and alternate stack from the frame.
+// signal mask and alternate stack from the frame. A migration's checkpoint
+// (kCkptMigrate) waits, still frozen, for the verdict (ckpt_migrate.h).
 #include "ckpt_handler.h"
 
 #include <asm/prctl.h>
@@ -28,6 +29,7 @@
 #include <cstring>
 
 #include "ckpt_internal.h"
+#include "ckpt_migrate.h"
 #include "ckpt_restart.h"
 #include "diag.h"
 #include "libc_boundary.h"
@@ -172,7 +174,9 @@ void read_result(CkptState& c, CkptLocalResult& out) {
 }
 
 // Freezes this thread while the snapshot is forked; returns 0 or -errno.
-int take_snapshot(CkptState& c, bool wait_result, CkptLocalResult* result) {
+// `migrate`: once the image is complete, wait for the migration's verdict
+// (ckpt_migrate.h), which may end or replace this process.
+int take_snapshot(CkptState& c, bool wait_result, CkptLocalResult* result, bool migrate) {
   int p[2];
   long r = raw::sys(SYS_pipe2, p, O_CLOEXEC);
   if (r < 0) return int(r);
@@ -188,6 +192,7 @@ int take_snapshot(CkptState& c, bool wait_result, CkptLocalResult* result) {
     read_result(c, *result);
     if (result->error) err = -result->error;
   }
+  if (err == 0 && migrate) migrate_await_verdict(c.sync_r);
   raw::sys(SYS_close, c.sync_r);
   c.sync_r = c.sync_w = -1;
   return err;
@@ -237,9 +242,12 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   if (resumed == 0) {
     CkptState& cs = state().ckpt;
     bool local = cs.request_id == 0;
-    bool stop = cs.request_flags & kCkptStop;
+    // A migration's checkpoint comes from the daemon, and its verdict rules
+    // out --stop.
+    bool migrate = !local && (cs.request_flags & kCkptMigrate);
+    bool stop = !migrate && (cs.request_flags & kCkptStop);
     cs.local_result.restored = false;
-    int err = take_snapshot(cs, local || stop, &cs.local_result);
+    int err = take_snapshot(cs, local || stop || migrate, &cs.local_result, migrate);
     if (local) cs.local_result.error = err ? -err : 0;
     // --stop: the image is the process's continuation, so nothing may run
     // after the snapshot; SIGSTOP cannot be blocked, and stops us right here.
@@ -274,6 +282,7 @@ int ckpt_install() {
     return 0;
   }
   if (sig == 0) return 0;
+  migrate_find_shadow(c, state().lib_path);
   // Through libc for SA_RESTORER (PITFALLS 12); all signals blocked while it runs;
   // SA_RESTART so a restarted read/waitpid does not see EINTR.
   struct sigaction sa {};

@@ -15,10 +15,14 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 
+#include <variant>
+
+#include "ckpt_daemon_call.h"
 #include "ckpt_handler.h"
 #include "ckpt_internal.h"
 #include "ckpt_maps.h"
 #include "raw_syscall.h"
+#include "runtime_paths.h"
 #include "state.h"
 
 extern "C" long vproc_ckpt_clone_thread(void* stack_top, int* ctid);
@@ -56,6 +60,32 @@ void restore_itimers(const CkptState& c) {
   }
 }
 
+// The daemon `vproc restore` registered us with: this node's, which may not
+// be the one the image was taken under (another node, or --socket).
+void adopt_daemon(ProcessState& st, const vproc_restore_info& ri) {
+  char table[sizeof st.table_path];
+  if (!memchr(ri.socket_path, 0, sizeof ri.socket_path) || !ri.socket_path[0] ||
+      !table_path_for(ri.socket_path, table, sizeof table))
+    return;
+  copy_cstr(st.socket_path, sizeof st.socket_path, ri.socket_path);
+  copy_cstr(st.table_path, sizeof st.table_path, table);
+}
+
+// A guest runs no program code before its daemon's word (Resumed): the
+// migration commits only once the source has let go of the process. The
+// reply waits for that (no timeout: the daemon has its own, and its
+// connection closes if it goes away). Refused or lost: the migration is
+// called off and the process runs on at its source, so this copy ends,
+// quietly (its stdio is the shadow's), with EX_TEMPFAIL (75).
+constexpr int kGuestCalledOff = 75;
+
+void await_resume(const ProcessState& st) {
+  wire::Reply reply;
+  int r = ckpt_daemon_call(wire::Resumed{st.self.value}, reply, 0);
+  if (r == 0 && std::holds_alternative<wire::Ok>(reply)) return;
+  raw::sys(SYS_exit_group, kGuestCalledOff);
+}
+
 // The library's view of itself: new pid, no children, no connection, the
 // (possibly new) node's table.
 void reset_library(ProcessState& st, long pid, long tid) {
@@ -69,9 +99,11 @@ void reset_library(ProcessState& st, long pid, long tid) {
   st.deferred_count = 0;
   for (PendingMsg& m : st.pending) m.phase.store(0, std::memory_order_relaxed);
   st.fork_owner.store(0, std::memory_order_relaxed);
+  // The image's table was not saved (the writer skips it): map this node's.
   const void* base = map_table_readonly(st.table_path);
+  st.table = TableView(base);
   if (base) {
-    st.table = TableView(base);
+    st.node_index = st.table.node_index();
     st.link_generation.store(st.table.header().generation.load(std::memory_order_acquire),
                              std::memory_order_relaxed);
   }
@@ -122,7 +154,11 @@ void finish_restore(const vproc_restore_info* info) {
     raw::sys(SYS_prctl, PR_SET_MM, PR_SET_MM_EXE_FILE, ri.exe_fd, 0, 0);
     raw::sys(SYS_close, ri.exe_fd);
   }
+  adopt_daemon(st, ri);
   reset_library(st, pid, tid);
+  // A guest's parent does not run here: its kernel parent is the keeper.
+  st.guest = ri.migration != 0;
+  if (st.guest) st.parent_real = RealPid{};
   c.generation = ri.generation;
   c.image_dev = ri.image_dev;
   c.image_ino = ri.image_ino;
@@ -132,6 +168,7 @@ void finish_restore(const vproc_restore_info* info) {
   if (ri.image_fd >= 0) raw::sys(SYS_fcntl, ri.image_fd, F_SETFD, FD_CLOEXEC);
   for (auto& t : c.populate_tid) t.store(0, std::memory_order_relaxed);
   if ((ri.flags & VPROC_RESTORE_LAZY) && ri.image_fd >= 0) start_populating(c);
+  if (st.guest) await_resume(st);  // pages are populated meanwhile
 }
 
 const char* restored_exe_for(const char* proc_path) {

@@ -82,6 +82,9 @@ struct CkptState {
   // The program's executable as /proc/self/exe named it at the first
   // checkpoint; after a restore the kernel may name the restorer instead.
   char exe_path[PATH_MAX] = {};
+  // vproc-shadow, which the process becomes when it migrates away from its
+  // home node (ckpt_migrate.h); found at library init, "" if unknown.
+  char shadow_path[PATH_MAX] = {};
 
   // Left by the last restore (ckpt_restore.cc).
   uint32_t generation = 0;

@@ -17,6 +17,7 @@
 #include "ckpt_daemon_call.h"
 #include "ckpt_facts.h"
 #include "ckpt_internal.h"
+#include "ckpt_migrate.h"
 #include "diag.h"
 #include "image_header.h"
 #include "raw_syscall.h"
@@ -149,6 +150,9 @@ void report(const CkptState& c, const Outcome& o) {
   ckpt_daemon_call(res, reply);
 }
 
+// The daemon's request of a migration (the handler waits for its verdict).
+bool migrating(const CkptState& c) { return c.request_id != 0 && (c.request_flags & kCkptMigrate); }
+
 // What to write and where: from the daemon for its requests, else local.
 bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
   flags = c.request_flags;
@@ -220,6 +224,9 @@ bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
       out.refusals.add("it has child processes (", list, "): children are not part of an image, and the "
                        "restored process could not wait for them");
     }
+    char why[PATH_MAX + 128];
+    if (migrating(c))
+      if (const char* r = migrate_refusal(c, why, sizeof why)) out.refusals.add(r);
     if (out.refusals.count) {
       o.fail(EOPNOTSUPP, "cannot be saved yet:\n", out.refusals.text);
     } else {
@@ -245,6 +252,8 @@ bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
   }
   o.write_ns = now_ns() - t0;
   report(c, o);
+  // A migration's image is complete: the process waits for the verdict.
+  if (o.err == 0 && migrating(c)) migrate_pass_verdict(c);
   raw::sys(SYS_exit_group, o.err ? 1 : 0);
   __builtin_unreachable();
 }

@@ -57,6 +57,7 @@ VPROC_FORK_CHILD_PATH void fork_child_setup(VPid v, uint32_t parent, RealPid par
   RealPid real{uint32_t(raw::sys(SYS_getpid))};
   st.parent = parent;
   st.parent_real = parent_real;
+  if (st.guest) st.guest = false;  // a guest's children are this node's processes
   // Degraded (no vpid could be had): the real pid is the identity. It is below
   // 2^22, so every translation passes it through unchanged.
   st.self = v ? v : VPid{real.value};

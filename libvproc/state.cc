@@ -77,11 +77,13 @@ void explain_unmapped_table(const ProcessState& st) {
 
 // Identity passed by the exec or spawn that created this image. Only trusted
 // when it describes this very process: exec keeps the pid (real == getpid);
-// spawn could not know the pid, but the parent it names must be ours.
+// spawn could not know the pid, but the parent it names must be ours. A vpid
+// of another node is a guest's that exec'd (its parent_real is 0, state.h).
 bool trust_self_env(const SelfEnv& se, const ProcessState& st, long real_pid, long real_ppid) {
-  if (!valid_vpid(se.vpid) || home_node_of(VPid{se.vpid}) != st.node_index) return false;
-  if (se.real != 0) return long(se.real) == real_pid;
-  return se.parent_real != 0 && long(se.parent_real) == real_ppid;
+  if (!valid_vpid(se.vpid)) return false;
+  bool here = home_node_of(VPid{se.vpid}) == st.node_index;
+  if (se.real != 0) return long(se.real) == real_pid && (here || se.parent_real == 0);
+  return here && se.parent_real != 0 && long(se.parent_real) == real_ppid;
 }
 
 // Registers with the daemon (no or untrusted VPROC_SELF). False: stay inactive.
@@ -102,7 +104,9 @@ bool hello(ProcessState& st, uint32_t vpid_hint, long real_ppid, bool quiet) {
     return false;
   }
   const wire::HelloOk* ok = std::get_if<wire::HelloOk>(&reply);
-  if (!ok || !valid_vpid(ok->vpid) || home_node_of(VPid{ok->vpid}) != st.node_index) {
+  // Another node's vpid only as the one we asked for: a guest's (state.h).
+  bool foreign = ok && home_node_of(VPid{ok->vpid}) != st.node_index;
+  if (!ok || !valid_vpid(ok->vpid) || (foreign && ok->vpid != vpid_hint)) {
     diag({"the daemon at ", st.socket_path,
           " sent an invalid registration reply; running without virtual PIDs"});
     return false;
@@ -110,6 +114,7 @@ bool hello(ProcessState& st, uint32_t vpid_hint, long real_ppid, bool quiet) {
   st.self = VPid{ok->vpid};
   st.parent = parent;
   st.parent_real = RealPid{uint32_t(real_ppid)};
+  st.guest = foreign;
   if (!install_lease(ok->lease.first, ok->lease.count))
     diag({"the daemon granted an invalid lease; ignoring it"});
   return true;
@@ -148,6 +153,7 @@ bool run_init() {
     st.self = VPid{se.vpid};
     st.parent = se.parent;
     st.parent_real = RealPid{se.parent_real};
+    st.guest = se.real != 0 && se.parent_real == 0;  // exec of a guest keeps it one
   } else {
     uint32_t hint = have_self && valid_vpid(se.vpid) ? se.vpid : 0;
     // VPROC_SELF with vpid 0: created by a process that ran without a vpid

@@ -75,6 +75,10 @@ struct alignas(4096) ProcessState {  // page-aligned: fork writes only its first
   uint32_t parent = 0;   // parent's vpid, or parent's real pid if not under vproc
   RealPid parent_real;   // the real pid of that parent
   uint32_t node_index = 0;
+  // Brought here by a migration (docs/cluster.md): the kernel's parent is the
+  // keeper of `vproc restore --guest`; `parent` stays the one the program was
+  // born to, which does not run here (parent_real is 0). Not inherited.
+  bool guest = false;
 
   TableView table;       // this node's shared table (read-only mapping)
 

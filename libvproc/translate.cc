@@ -74,7 +74,11 @@ long to_real(pid_t pid, Want want) {
   if (v == st.self) return st.self_real.value;
   if (want == Want::Thread && v.value == t_vtid) return raw::sys(SYS_gettid);
   if (RealPid r = child_table().real_of(v)) return r.value;
-  if (home_node_of(v) != st.node_index) return ask_daemon(v, want);
+  if (home_node_of(v) != st.node_index) {
+    // A guest's child knows its parent (another node's vpid) without asking.
+    if (v.value == st.parent && parent_is(st.parent_real)) return st.parent_real.value;
+    return ask_daemon(v, want);
+  }
   Resolved res = st.table.resolve(v);
   if (res.real && usable(res.state, want)) return res.real.value;
   if (v.value == st.parent && parent_is(st.parent_real)) return st.parent_real.value;

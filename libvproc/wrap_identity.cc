@@ -9,6 +9,7 @@
 #include "real_fn.h"
 #include "state.h"
 #include "translate.h"
+#include "vpid_space.h"
 #include "vtid.h"
 #include "preload_rules.h"
 
@@ -37,6 +38,9 @@ VPROC_EXPORT pid_t getppid() noexcept {
   pid_t real = real_getppid();
   if (!active()) return real;
   ProcessState& st = state();
+  // A guest's parent runs at its home node; its kernel parent is the keeper
+  // of `vproc restore --guest` (also what a parent outside vproc turns into).
+  if (st.guest && valid_vpid(st.parent)) return pid_t(st.parent);
   // The parent we were created by, still alive (the kernel reparents orphans).
   if (st.parent && real == pid_t(st.parent_real.value)) return pid_t(st.parent);
   return to_virtual_pid(real);

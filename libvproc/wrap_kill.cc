@@ -32,10 +32,17 @@ VPROC_REAL(pidfd_open);
 namespace {
 
 // A process on another node: its daemon delivers the signal (checking kill(2)'s
-// permission rule against our credentials).
-int signal_remote(int64_t target, int sig) {
+// permission rule against our credentials). With `value`, as sigqueue(3): the
+// receiver gets SI_QUEUE and the value, but its si_pid/si_uid are that
+// daemon's, not ours.
+int signal_remote(int64_t target, int sig, const union sigval* value = nullptr) {
+  wire::Signal m{target, sig};
+  if (value) {
+    m.queued = true;
+    m.value = uint64_t(uintptr_t(value->sival_ptr));
+  }
   wire::Reply reply;
-  if (round_trip(wire::Signal{target, sig}, reply) != 0) return fail_errno(ESRCH);
+  if (round_trip(m, reply) != 0) return fail_errno(ESRCH);
   if (const wire::Error* e = std::get_if<wire::Error>(&reply)) return fail_errno(e->err > 0 ? e->err : ESRCH);
   return 0;
 }
@@ -65,6 +72,7 @@ VPROC_EXPORT int killpg(pid_t pgrp, int sig) noexcept {
 VPROC_EXPORT int sigqueue(pid_t pid, int sig, const union sigval value) noexcept {
   if (!active() || !is_virtual_number(pid)) return real_sigqueue(pid, sig, value);
   long real = to_real_pid(pid);
+  if (real == -EREMOTE) return signal_remote(pid, sig, &value);
   if (real < 0) return fail_target(real);
   return real_sigqueue(pid_t(real), sig, value);
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config capnproto libcapnp-dev libev-dev libxxhash-dev libunwind-dev
-          catch2 iproute2 python3 perl sqlite3 make gzip util-linux procps)
+          libsodium-dev catch2 iproute2 python3 perl sqlite3 make gzip util-linux procps)
 
 if ! command -v dpkg-query >/dev/null; then
   echo "install-deps: dpkg-query not found; this script is for Debian 12. Install by hand: ${packages[*]}" >&2

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -15,7 +14,7 @@
 #include "checkpoint_summary.h"
 #include "subcommand.h"
 #include "tool_error.h"
-#include "vpid_space.h"
+#include "vpid_arg.h"
 
 namespace vproc::tools {
 namespace {
@@ -83,15 +82,6 @@ Options parse(const std::vector<std::string>& args) {
   return o;
 }
 
-uint32_t parse_vpid(const std::string& text) {
-  uint32_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || !valid_vpid(v))
-    throw ToolError(kExitUsage, "'" + text + "' is not a virtual PID (vproc's PIDs are " +
-                                    std::to_string(kRealPidLimit) + " and above)");
-  return v;
-}
-
 // The daemon writes where we mean: relative paths are ours, not its.
 std::string absolute_image(const std::string& image) {
   if (image.empty()) throw ToolError(kExitUsage, "the IMAGE path is empty");
@@ -118,7 +108,7 @@ std::string message_or_errno(const char* message, int err) {
 
 int run_checkpoint(CliContext& ctx, const std::vector<std::string>& args) {
   Options o = parse(args);
-  uint32_t vpid = parse_vpid(o.vpid_text);
+  uint32_t vpid = parse_vpid_arg(o.vpid_text);
   std::string path = absolute_image(o.image.empty() ? "vpid-" + std::to_string(vpid) + ".vpimg" : o.image);
 
   wire::CheckpointRequest req;

@@ -4,6 +4,7 @@
 // caller it sees on the socket, so this tool needs no privileges of its own.
 #include <signal.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -117,7 +118,10 @@ int run_kill(CliContext& ctx, const std::vector<std::string>& args) {
     }
     wire::Reply rep = ctx.daemon().call(wire::Signal{target, signo});
     if (auto* e = std::get_if<wire::Error>(&rep)) {
-      std::string why = e->err > 0 ? strerror(e->err) : describe(*e);
+      // kill(1)'s words for its own errors; the daemon's message for the rest
+      // (a node of the cluster that cannot be reached, say).
+      bool plain = e->err == ESRCH || e->err == EPERM || e->err == EINVAL;
+      std::string why = plain ? strerror(e->err) : describe(*e);
       fprintf(stderr, "vproc kill: (%s) - %s\n", t.c_str(), why.c_str());
       status = kExitFailed;
     } else if (!std::holds_alternative<wire::Ok>(rep)) {

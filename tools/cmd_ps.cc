@@ -1,4 +1,5 @@
-// vproc ps: the node daemon's process table.
+// vproc ps: the processes under vproc, of the whole cluster (the node daemon
+// asks every node) or of one node.
 #include <pwd.h>
 #include <time.h>
 
@@ -14,12 +15,15 @@ namespace {
 
 constexpr const char kUsage[] =
     "Usage: vproc ps [--json] [--threads] [--node NAME]\n"
-    "List the processes the vproc daemon knows, ordered by virtual PID.\n"
+    "List the processes under vproc, ordered by virtual PID: those of every node\n"
+    "of the cluster when the daemon is part of one (each node is asked; a node\n"
+    "that does not answer within a second is named in a warning on stderr and\n"
+    "its processes are missing), else those of this node.\n"
     "\n"
     "  --json       print a JSON array of objects {vpid, node, node_index, pid, ppid,\n"
     "               state, uid, start_time_ms, argv, thread, tgid} instead of a table\n"
     "  --threads    also list threads (each after its process; adds a TGID column)\n"
-    "  --node NAME  only processes on node NAME\n"
+    "  --node NAME  only the processes on node NAME (only that node is asked)\n"
     "\n"
     "Columns: VPID the virtual PID; NODE the node's name; PID the real (kernel) PID\n"
     "on that node; PPID the parent's virtual PID (its real PID if the parent is not\n"
@@ -65,7 +69,13 @@ int run_ps(CliContext& ctx, const std::vector<std::string>& args) {
     }
   }
 
-  std::vector<wire::ProcessEntry> entries = ctx.daemon().list(threads);
+  wire::ClusterQuery query;
+  query.threads = threads;
+  if (by_node) query.node.set(node.c_str());
+  wire::ClusterListing listing = ctx.daemon().cluster_list(query);
+  for (const wire::NodeState& n : listing.nodes)
+    if (!n.reachable) fprintf(stderr, "vproc ps: warning: %s\n", n.message.c_str());
+  std::vector<wire::ProcessEntry>& entries = listing.entries;
   if (by_node) std::erase_if(entries, [&](const wire::ProcessEntry& e) { return e.node_name != node; });
   sort_for_display(entries);
 

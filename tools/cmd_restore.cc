@@ -3,6 +3,13 @@
 // attributes that survive execve, then exec vproc-restorer with the plan
 // (ckpt/restore_plan.h), which rebuilds the memory and resumes the program.
 // Every failure happens before the exec and leaves nothing started.
+//
+// --guest MIGRATION (vprocd's, for a migration: docs/cluster.md step 3; the
+// id in hexadecimal, as the daemon logs it): the
+// vpid may be another node's, the checks done, the command splits off the
+// guest's keeper (guest_keeper.h) and the child goes on; the restored
+// process waits for the daemon's word before it runs (ckpt_restore.cc).
+// Failures go to --report-fd as one line as well, and exit 1.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +27,7 @@
 #include <set>
 
 #include "fd_table_restore.h"
+#include "guest_keeper.h"
 #include "image_reader.h"
 #include "plan_builder.h"
 #include "restore_attrs.h"
@@ -48,7 +56,13 @@ constexpr const char kUsage[] =
     "Refused, before anything starts: another kernel or CPU, changed or missing\n"
     "files, a vpid that belongs to another node.\n"
     "Exit status: the restored process's; 1 if it cannot be restored, 2 for a\n"
-    "usage error or an unreachable daemon.\n";
+    "usage error or an unreachable daemon.\n"
+    "\n"
+    "For vprocd's migrations only: --guest MIGRATION [--report-fd N] restores a\n"
+    "guest (any node's vpid; it runs once the daemon says so) for the migration\n"
+    "with that id (hexadecimal, as vprocd logs it), under a keeper process that\n"
+    "reports its exit; a failure is also written to fd N as one line, and every\n"
+    "failure exits 1.\n";
 
 // Our descriptors go above every number the image uses (and above 1000, out
 // of the way of whatever the program opens next before the handler closes
@@ -59,18 +73,55 @@ struct Options {
   restore::RestoreMode mode = restore::RestoreMode::Lazy;
   bool verify = true;
   std::string image;
+  uint64_t migration = 0;  // --guest: 0 for a plain restore
+  int report_fd = -1;      // --report-fd, moved out of the image's way later
 };
 
-Options parse(const std::vector<std::string>& args) {
-  Options o;
+// A number in base 10 or 16 (digits only, no prefix) in [min, max], or false.
+bool parse_number(const std::string& text, unsigned base, uint64_t min, uint64_t max, uint64_t& out) {
+  if (text.empty()) return false;
+  uint64_t v = 0;
+  for (char ch : text) {
+    unsigned d = ch >= '0' && ch <= '9'                ? unsigned(ch - '0')
+                 : base == 16 && ch >= 'a' && ch <= 'f' ? unsigned(ch - 'a' + 10)
+                 : base == 16 && ch >= 'A' && ch <= 'F' ? unsigned(ch - 'A' + 10)
+                                                        : base;
+    if (d >= base || v > (UINT64_MAX - d) / base) return false;
+    v = v * base + d;
+  }
+  if (v < min || v > max) return false;
+  out = v;
+  return true;
+}
+
+// Fills `o` as far as it gets (a failure can still be reported to the
+// --report-fd seen so far).
+void parse(const std::vector<std::string>& args, Options& o) {
   bool operands = false;
-  for (const std::string& a : args) {
+  auto value_of = [&](size_t& i, const char* option) -> const std::string& {
+    if (i + 1 == args.size()) throw ToolError(kExitUsage, std::string("option '") + option + "' needs a value");
+    return args[++i];
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (!operands && a == "--") {
       operands = true;
     } else if (!operands && a == "--eager") {
       o.mode = restore::RestoreMode::Eager;
     } else if (!operands && a == "--no-verify") {
       o.verify = false;
+    } else if (!operands && a == "--guest") {
+      const std::string& v = value_of(i, "--guest");
+      if (!parse_number(v, 16, 1, UINT64_MAX, o.migration))
+        throw ToolError(kExitUsage, "--guest needs a migration id (hexadecimal, not 0), not '" + v + "'");
+    } else if (!operands && a == "--report-fd") {
+      const std::string& v = value_of(i, "--report-fd");
+      uint64_t fd = 0;
+      if (!parse_number(v, 10, 3, INT_MAX, fd))
+        throw ToolError(kExitUsage, "--report-fd needs a descriptor number above 2, not '" + v + "'");
+      if (fcntl(int(fd), F_GETFD) < 0)
+        throw ToolError(kExitUsage, "--report-fd " + v + ": " + strerror(errno));
+      o.report_fd = int(fd);
     } else if (!operands && a.size() > 1 && a[0] == '-') {
       throw ToolError(kExitUsage, "unknown option '" + a + "' (see 'vproc restore --help')");
     } else if (o.image.empty()) {
@@ -79,8 +130,23 @@ Options parse(const std::vector<std::string>& args) {
       throw ToolError(kExitUsage, "unexpected argument '" + a + "' (see 'vproc restore --help')");
     }
   }
+  if (o.report_fd >= 0 && !o.migration) throw ToolError(kExitUsage, "--report-fd goes with --guest");
   if (o.image.empty()) throw ToolError(kExitUsage, "which image? (see 'vproc restore --help')");
-  return o;
+}
+
+// A failure of --guest as the daemon reads it: one line on the report fd.
+void report_failure(int fd, const std::string& what) {
+  if (fd < 0) return;
+  std::string line = what;
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  for (size_t at; (at = line.find('\n')) != std::string::npos;) line.replace(at, 1, "; ");
+  line += '\n';
+  for (size_t done = 0; done < line.size();) {
+    ssize_t n = write(fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += size_t(n);
+  }
 }
 
 [[noreturn]] void fail(const std::string& why) { throw ToolError(kExitFailed, why); }
@@ -145,8 +211,7 @@ void write_all(int fd, const std::vector<uint8_t>& bytes) {
   }
 }
 
-int run_restore(CliContext& ctx, const std::vector<std::string>& args) {
-  Options opt = parse(args);
+int run_restore(CliContext& ctx, Options& opt) {
   const std::string restorer = restorer_path();
   if (access(restorer.c_str(), X_OK) != 0) fail("cannot run " + restorer + ": " + strerror(errno));
 
@@ -163,11 +228,22 @@ int run_restore(CliContext& ctx, const std::vector<std::string>& args) {
   restore::HostInfo host = restore::probe_host();
   restore::check_kernel(im, host);
   restore::check_cpu(im, host);
-  check_home_node(ctx, im.process.vpid);
+  if (!opt.migration) {
+    check_home_node(ctx, im.process.vpid);
+  } else if (!valid_vpid(im.process.vpid)) {
+    // A guest's vpid is any node's: the daemon checks that the migration expects it.
+    fail("the image's vpid " + std::to_string(im.process.vpid) + " is not a virtual PID");
+  }
   if (opt.verify) img.verify_data();  // reads all of it: after the quick checks
 
   int base = kHighFdBase;
   for (const image::Fd& f : im.fds) base = std::max(base, f.fd + 1);
+  if (opt.report_fd >= 0) {  // above the image's numbers: install_fds must not take it
+    int h = fcntl(opt.report_fd, F_DUPFD_CLOEXEC, base);
+    if (h < 0) fail(std::string("cannot place the report descriptor: ") + strerror(errno));
+    close(opt.report_fd);
+    opt.report_fd = h;
+  }
   std::set<int> keep;
   restore::PlanFds fds;
   fds.files = restore::open_mapped_files(im);
@@ -209,11 +285,21 @@ int run_restore(CliContext& ctx, const std::vector<std::string>& args) {
     }
     break;
   }
+  // The restored process talks to the daemon we register it with.
+  const std::string socket = ctx.socket_path();
+  vproc_restore_info& info = plan.info();
+  if (socket[0] == '/' && socket.size() < sizeof info.socket_path)
+    memcpy(info.socket_path, socket.c_str(), socket.size() + 1);
+  info.migration = opt.migration;
   write_all(fds.plan, plan.bytes);
 
+  // A guest's keeper is its parent: split off now that every check has
+  // passed and nothing is changed yet. The child goes on; it has no daemon
+  // connection yet (the daemon takes the pid of Restored from the connection).
+  if (opt.migration) split_off_keeper(socket, im.process.vpid);
   restore_cwd(im.process);
   restore_limits_and_mode(im.process);
-  if (int e = register_restored(ctx, im.process.vpid, im.process.parent_vpid); e != 0)
+  if (int e = register_restored(ctx, im.process.vpid, im.process.parent_vpid, opt.migration); e != 0)
     fail("the daemon refused vpid " + std::to_string(im.process.vpid) + ": " + strerror(e));
 
   // From here on the descriptors are the process's.
@@ -231,13 +317,27 @@ int run_restore(CliContext& ctx, const std::vector<std::string>& args) {
   fail("cannot run " + restorer + ": " + strerror(e));
 }
 
+// Every failure of --guest exits 1, its message also on the report fd.
+[[noreturn]] void guest_failed(const Options& opt, const char* what) {
+  report_failure(opt.report_fd, what);
+  throw ToolError(kExitFailed, what);
+}
+
 int run(CliContext& ctx, const std::vector<std::string>& args) {
+  Options opt;
+  bool guest = std::find(args.begin(), args.end(), "--guest") != args.end();
   try {
-    return run_restore(ctx, args);
+    parse(args, opt);
+    return run_restore(ctx, opt);
   } catch (const image::ImageError& e) {
+    if (guest) guest_failed(opt, e.what());
     throw ToolError(kExitFailed, e.what());
   } catch (const restore::RestoreError& e) {
+    if (guest) guest_failed(opt, e.what());
     throw ToolError(kExitFailed, e.what());
+  } catch (const ToolError& e) {  // DaemonError too
+    if (guest) guest_failed(opt, e.what());
+    throw;
   }
 }
 

@@ -148,6 +148,19 @@ std::vector<wire::ProcessEntry> DaemonClient::list(bool threads) {
   return out;
 }
 
+wire::ClusterListing DaemonClient::cluster_list(const wire::ClusterQuery& query) {
+  send_frame(query);
+  std::vector<uint64_t> frame = read_frame(timeout_ms_);
+  size_t len = frame.size() * 8;
+  wire::Reply rep;
+  if (!wire::decode(frame.data(), len, rep)) fail("malformed reply from the vproc daemon");
+  if (auto* e = std::get_if<wire::Error>(&rep)) throw ToolError(2, describe(*e));
+  if (!std::holds_alternative<wire::ListFollows>(rep)) fail("unexpected reply to a process list request");
+  wire::ClusterListing out;
+  if (!wire::decode_cluster_list(frame.data(), len, out)) fail("malformed process list from the vproc daemon");
+  return out;
+}
+
 std::string describe(const wire::Error& e) {
   std::string msg = e.message.s;
   if (e.err > 0) {

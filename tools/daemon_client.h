@@ -34,6 +34,9 @@ class DaemonClient {
   // ListRequest: the daemon's process table. Throws DaemonError as call() does,
   // and ToolError(2, ...) carrying the daemon's message if it refuses.
   std::vector<wire::ProcessEntry> list(bool threads);
+  // ClusterQuery: the processes of the cluster (or one node) and the state of
+  // each node asked. Errors as list().
+  wire::ClusterListing cluster_list(const wire::ClusterQuery& query);
 
  private:
   void send_frame(const wire::Request& req);

@@ -1,7 +1,8 @@
-// Restored{vpid, parent, real}: the daemon binds the vpid to this process,
-// which execs the restorer next (keeping its pid) and becomes the restored
-// program. The daemon checks that we are `real` (SO_PEERCRED), that the vpid
-// is its node's, and that no process still runs as it.
+// Restored{vpid, parent, real, migration}: the daemon binds the vpid to this
+// process, which execs the restorer next (keeping its pid) and becomes the
+// restored program. The daemon checks that we are `real` (SO_PEERCRED), that
+// the vpid is its node's (or, for a guest, that the migration expects it),
+// and that no process still runs as it.
 #include "restore_register.h"
 
 #include <unistd.h>
@@ -10,9 +11,9 @@
 
 namespace vproc::tools {
 
-int register_restored(CliContext& ctx, uint32_t vpid, uint32_t parent_vpid) {
+int register_restored(CliContext& ctx, uint32_t vpid, uint32_t parent_vpid, uint64_t migration) {
   DaemonClient& daemon = ctx.daemon();
-  wire::Reply rep = daemon.call(wire::Restored{vpid, parent_vpid, uint32_t(getpid())});
+  wire::Reply rep = daemon.call(wire::Restored{vpid, parent_vpid, uint32_t(getpid()), migration});
   if (std::holds_alternative<wire::Ok>(rep)) return 0;
   if (auto* e = std::get_if<wire::Error>(&rep))
     throw ToolError(kExitFailed, "the vproc daemon refused to give vpid " + std::to_string(vpid) +

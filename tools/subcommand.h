@@ -23,5 +23,6 @@ extern const Subcommand kStatusCommand;
 extern const Subcommand kCheckpointCommand;
 extern const Subcommand kInspectCommand;
 extern const Subcommand kRestoreCommand;
+extern const Subcommand kMigrateCommand;
 
 }  // namespace vproc::tools

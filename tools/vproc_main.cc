@@ -17,7 +17,8 @@ namespace vproc::tools {
 namespace {
 
 const Subcommand* const kCommands[] = {&kPsCommand,         &kKillCommand,    &kStatusCommand,
-                                       &kCheckpointCommand, &kInspectCommand, &kRestoreCommand};
+                                       &kCheckpointCommand, &kInspectCommand, &kRestoreCommand,
+                                       &kMigrateCommand};
 
 void print_usage(FILE* out) {
   fputs("Usage: vproc [--socket PATH] COMMAND [ARGS...]\n"

@@ -19,6 +19,13 @@ ClientConnection::~ClientConnection() { shut(); }
 void ClientConnection::shut() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
+  close_attached();
+}
+
+void ClientConnection::close_attached() {
+  for (Attached& a : attached_)
+    for (int fd : a.fds) close(fd);
+  attached_.clear();
 }
 
 ClientConnection::ReadStatus ClientConnection::fill(int& err) {
@@ -79,14 +86,60 @@ void ClientConnection::queue(const void* data, size_t len) {
   out_.insert(out_.end(), p, p + len);
 }
 
+void ClientConnection::queue(const void* data, size_t len, std::vector<int> fds) {
+  if (fds.empty()) return queue(data, len);
+  queue(data, len);
+  attached_.push_back(Attached{out_.size() - len, len, std::move(fds)});
+}
+
+ssize_t ClientConnection::send_some(size_t end, const std::vector<int>* fds) {
+  if (!fds) return send(fd_, out_.data() + out_off_, end - out_off_, MSG_NOSIGNAL);
+  iovec iov{out_.data() + out_off_, end - out_off_};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 16)];
+  size_t bytes = sizeof(int) * fds->size();
+  if (CMSG_SPACE(bytes) > sizeof control) {
+    errno = E2BIG;
+    return -1;
+  }
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(bytes);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(bytes);
+  memcpy(CMSG_DATA(cm), fds->data(), bytes);
+  return sendmsg(fd_, &msg, MSG_NOSIGNAL);
+}
+
 bool ClientConnection::flush(int& err) {
   while (out_off_ < out_.size()) {
     if (fd_ < 0) {
       err = EPIPE;
       return false;
     }
-    ssize_t n = send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
+    // Up to the next frame with descriptors, or that frame alone with them.
+    size_t end = out_.size();
+    const std::vector<int>* fds = nullptr;
+    if (!attached_.empty()) {
+      const Attached& a = attached_.front();
+      if (a.offset == out_off_) {
+        end = a.offset + a.len;
+        fds = &a.fds;
+      } else {
+        end = a.offset;
+      }
+    }
+    ssize_t n = send_some(end, fds);
     if (n > 0) {
+      if (fds) {
+        // The kernel took them with the first byte (the rest of the frame, if
+        // it was sent short, follows without them): our copies can go.
+        for (int fd : *fds) close(fd);
+        attached_.pop_front();
+      }
       out_off_ += size_t(n);
       continue;
     }

@@ -3,12 +3,18 @@
 // Input is kept in an 8-byte aligned buffer (Cap'n Proto frames are whole
 // words, so each frame starts aligned and can be decoded in place). Output is
 // written without blocking; what the socket does not take waits for EPOLLOUT.
+//
+// A queued frame may carry file descriptors (SCM_RIGHTS). The kernel hands
+// them to the reader with the first byte of the sendmsg() they came with, so
+// that sendmsg() starts at the frame's first byte and ends with its last.
 #pragma once
 
 #include <ev.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "credentials.h"
@@ -42,6 +48,9 @@ class ClientConnection {
   size_t buffered() const { return end_ - start_; }
 
   void queue(const void* data, size_t len);
+  // Queues one frame with descriptors attached to its first byte. The fds are
+  // owned from now on: closed once sent, or when the connection is shut.
+  void queue(const void* data, size_t len, std::vector<int> fds);
   // Writes queued output until done or EAGAIN. False on a write error (`err`).
   bool flush(int& err);
   size_t queued() const { return out_.size() - out_off_; }
@@ -65,8 +74,18 @@ class ClientConnection {
   Peer peer_;
   std::vector<uint64_t> in_;    // words, so frames are 8-byte aligned
   size_t start_ = 0, end_ = 0;  // unconsumed bytes [start_, end_)
+  // Writes out_[out_off_, end) with one send (sendmsg if `fds`); the bytes
+  // written, or -1 with errno.
+  ssize_t send_some(size_t end, const std::vector<int>* fds);
+  void close_attached();
+
   std::vector<char> out_;
   size_t out_off_ = 0;
+  struct Attached {
+    size_t offset, len;  // the frame's place in out_
+    std::vector<int> fds;
+  };
+  std::deque<Attached> attached_;  // in offset order; all before out_'s end
 };
 
 }  // namespace vproc::daemon

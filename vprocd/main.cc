@@ -12,7 +12,15 @@
 
 #include "checkpoint_policy.h"
 #include "checkpoint_service.h"
+#include "cluster.h"
+#include "cluster_config.h"
+#include "cluster_queries.h"
 #include "daemonize.h"
+#include "migration_service.h"
+#include "peer.capnp.h"
+#include "peer_migration.h"
+#include "proc_stat.h"
+#include "spool.h"
 #include "exit_watch.h"
 #include "listen_socket.h"
 #include "logger.h"
@@ -24,6 +32,7 @@
 #include "request_dispatch.h"
 #include "runtime_paths.h"
 #include "server.h"
+#include "shadow_service.h"
 #include "shared_table_writer.h"
 #include "wire.h"
 
@@ -52,7 +61,9 @@ const char* origin_word(AdoptionReport::Origin o) {
 // Everything the running daemon owns, in construction order.
 class Daemon {
  public:
-  Daemon(const Options& opts, Logger& log, SharedTableWriter& table, struct ev_loop* loop, int listen_fd)
+  // `cluster`: the cluster file's contents with --cluster, else null.
+  Daemon(const Options& opts, Logger& log, SharedTableWriter& table, struct ev_loop* loop, int listen_fd,
+         const ClusterConfig* cluster)
       : opts_(opts),
         log_(log),
         loop_(loop),
@@ -61,6 +72,7 @@ class Daemon {
         processes_(table, watch_, log),
         checkpoints_(loop, processes_, log),
         policies_(loop, processes_, checkpoints_, log),
+        shadows_(loop, processes_, log),
         dispatch_(processes_, node_, log),
         server_(loop, listen_fd, dispatch_, log) {
     dispatch_.set_drain([this] { server_.drain_all(); });
@@ -68,7 +80,69 @@ class Daemon {
     dispatch_.set_checkpoints(&checkpoints_, &policies_, [this](uint64_t conn, const wire::Reply& r) {
       return server_.send_later(conn, r);
     });
+    shadows_.attach(server_);
+    dispatch_.set_shadows(&shadows_);
+    if (cluster) {
+      cluster_ = std::make_unique<Cluster>(loop, *cluster, node_.index, log);
+      start_migrations();
+      queries_ = std::make_unique<ClusterQueries>(
+          *cluster_, processes_, node_, log, [this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); },
+          [this](uint64_t conn, std::vector<uint64_t> f) { return server_.send_later_frame(conn, f); });
+      queries_->set_drain([this] { server_.drain_all(); });
+      queries_->serve();
+      dispatch_.set_cluster(queries_.get());
+    }
   }
+
+  // Migration needs the cluster, a spool and the vproc command (next to vprocd).
+  void start_migrations() {
+    Status s = spool_.open(Spool::dir_for(opts_.socket_path));
+    if (!s.ok()) {
+      log_.error("migration disabled: %s", s.message.c_str());
+      return;
+    }
+    size_t stale = spool_.remove_stale();
+    if (stale) log_.event("spool: removed %zu images of migrations a previous daemon left", stale);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    std::string dir = n > 0 ? std::string(exe, size_t(n)) : std::string("/usr/bin/vprocd");
+    dir = dir.substr(0, dir.rfind('/'));
+    peer_migration_ = std::make_unique<PeerMigration>(*cluster_, processes_);
+    migrations_ = std::make_unique<Migrations>(loop_, processes_, checkpoints_, spool_, *peer_migration_, log_,
+                                               dir + "/vproc");
+    migrations_->set_reply_later([this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); });
+    migrations_->set_shadows(&shadows_);
+    migrations_->set_socket_path(opts_.socket_path);
+    peer_migration_->serve(*migrations_);
+    shadows_.set_commit([this](VPid v, uint64_t id, uint32_t target) {
+      return migrations_->shadow_registered(v, id, target);
+    });
+    shadows_.set_on_gone([this](VPid v) { migrations_->shadow_gone(v); });
+    shadows_.set_signal_guest([this](const Peer& caller, VPid v, int signo) {
+      uint32_t node = migrations_->location_of(v);
+      const ProcessRecord* rec = processes_.find(v);
+      if (node == node_.index) {
+        if (!rec || !rec->live()) return Status::failure(ESRCH, "no such process");
+        return ::kill(pid_t(rec->real.value), signo) == 0 ? Status::success() : Status::failure(errno, "kill");
+      }
+      ProcUids who;
+      if (!read_proc_uids(caller.pid, who)) who = ProcUids{caller.uid, caller.uid, caller.uid, caller.uid};
+      cluster_->request(node, 5, [&](peer::PeerRequest::Builder b) {
+        auto sr = b.initSignal();
+        sr.setTarget(v.value);
+        sr.setSigno(signo);
+        sr.setUid(who.real);
+        sr.setEuid(who.effective);
+      }, [this, v, signo](const Status& s, peer::PeerReply::Reader) {
+        if (!s.ok()) log_.warning("signal %d to guest vpid %u: %s", signo, v.value, s.message.c_str());
+      });
+      return Status::success();
+    });
+    dispatch_.set_migrations(migrations_.get());
+  }
+
+  // Listens for the other nodes (with --cluster).
+  Status start_cluster() { return cluster_ ? cluster_->start() : Status::success(); }
 
   ProcessTable& processes() { return processes_; }
 
@@ -136,8 +210,14 @@ class Daemon {
   ProcessTable processes_;
   CheckpointService checkpoints_;  // before the policies and the server, which use it
   CheckpointPolicies policies_;
+  ShadowService shadows_;  // before the dispatch and the server, which use it
   RequestDispatch dispatch_;
   Server server_;
+  std::unique_ptr<Cluster> cluster_;  // with --cluster
+  std::unique_ptr<ClusterQueries> queries_;
+  Spool spool_;
+  std::unique_ptr<PeerMigration> peer_migration_;
+  std::unique_ptr<Migrations> migrations_;  // with --cluster
   ev_timer sweep_, idle_;
   ev_signal sigterm_, sigint_, sighup_;
   double idle_since_ = 0;
@@ -170,6 +250,15 @@ int run(int argc, char** argv) {
   }
   s = complete_options(opts);
   if (!s.ok()) return fail(s);
+  std::unique_ptr<ClusterConfig> cluster;
+  if (!opts.cluster_path.empty()) {
+    cluster = std::make_unique<ClusterConfig>();
+    uint32_t index = 0;
+    s = load_cluster_config(opts.cluster_path, *cluster);
+    if (s.ok()) s = select_cluster_node(*cluster, opts.node_name, opts.node_index, index);
+    if (!s.ok()) return fail(s);
+    opts.node_index = index;
+  }
 
   Logger log;
   if (!opts.log_path.empty()) {
@@ -196,7 +285,8 @@ int run(int argc, char** argv) {
     return fail(Status::failure(ENAMETOOLONG, "table path too long"));
   std::unique_ptr<SharedTableWriter> table;
   AdoptionReport report;
-  s = SharedTableWriter::open(table_path, TableIdentity{opts.node_index, opts.node_name}, table, report);
+  s = SharedTableWriter::open(table_path, TableIdentity{opts.node_index, opts.node_name, cluster != nullptr}, table,
+                             report);
   if (!s.ok()) return fail(s);
   if (report.origin == AdoptionReport::Origin::Recreated)
     log.warning("table %s was replaced: %s", table_path, report.recreate_reason.c_str());
@@ -210,15 +300,14 @@ int run(int argc, char** argv) {
     return fail(s);
   }
   {
-    Daemon daemon(opts, log, *table, loop, sock.release_fd());
+    Daemon daemon(opts, log, *table, loop, sock.release_fd(), cluster.get());
     daemon.processes().adopt(report);
-    if (!opts.pidfile.empty()) {
-      s = write_pidfile(opts.pidfile, int(getpid()));
-      if (!s.ok()) {
-        sock.remove();
-        table->disown();
-        return fail(s);
-      }
+    s = daemon.start_cluster();
+    if (s.ok() && !opts.pidfile.empty()) s = write_pidfile(opts.pidfile, int(getpid()));
+    if (!s.ok()) {
+      sock.remove();
+      table->disown();
+      return fail(s);
     }
     log.event("serving %s as node %u (%s); table %s %s: %zu records kept, %u freed, %zu leased vpids kept",
               opts.socket_path.c_str(), table->node_index(), opts.node_name.c_str(), table_path,

@@ -50,6 +50,10 @@ const char* usage_text() {
          "                      the table is the same name ending in .table\n"
          "  --node NAME         this node's name (default: the host name)\n"
          "  --node-index N      this node's index, 0..510 (default: the existing table's, or 0)\n"
+         "  --cluster FILE      be one node of the cluster FILE describes (lines 'NAME\n"
+         "                      ADDRESS:PORT' and 'secret PATH'); --node NAME (default:\n"
+         "                      the host name) picks this node's line, whose position\n"
+         "                      is the node index; the daemon listens on its ADDRESS:PORT\n"
          "  --foreground        do not detach; log to stderr\n"
          "  --idle-exit SECS    exit after SECS seconds without processes or clients\n"
          "  --log FILE          append a line per event to FILE\n"
@@ -108,6 +112,10 @@ Status parse_options(int argc, char** argv, Options& out) {
         return Status::failure(EINVAL, strf("--node-index: '%s' is not a number in 0..%u", value.c_str(),
                                             kMaxNodes - 1));
       out.node_index = uint32_t(n);
+    } else if (name == "--cluster") {
+      if (!(s = need_value()).ok()) return s;
+      if (value.empty()) return Status::failure(EINVAL, "--cluster: empty path");
+      out.cluster_path = value;
     } else if (name == "--foreground") {
       if (!(s = no_value()).ok()) return s;
       out.foreground = true;
@@ -154,6 +162,7 @@ Status complete_options(Options& opts) {
                                               opts.socket_path.c_str(), sizeof(sockaddr_un::sun_path) - 1));
   if (!opts.log_path.empty() && !(s = make_absolute(opts.log_path, "--log")).ok()) return s;
   if (!opts.pidfile.empty() && !(s = make_absolute(opts.pidfile, "--pidfile")).ok()) return s;
+  if (!opts.cluster_path.empty() && !(s = make_absolute(opts.cluster_path, "--cluster")).ok()) return s;
   if (opts.node_name.empty()) {
     char host[HOST_NAME_MAX + 1] = {};
     if (gethostname(host, sizeof host - 1) != 0 || !host[0]) strcpy(host, "localhost");

@@ -13,6 +13,7 @@ struct Options {
   std::string socket_path;              // empty: default_daemon_socket_path()
   std::string node_name;                // empty: the host name
   std::optional<uint32_t> node_index;   // nullopt: the table's, or 0 for a new table
+  std::string cluster_path;             // --cluster FILE (docs/cluster.md); empty: a single node
   bool foreground = false;
   uint32_t idle_exit_secs = 0;          // 0: never
   std::string log_path;

@@ -9,8 +9,11 @@ namespace vproc::daemon {
 std::vector<wire::ProcessEntry> list_processes(const ProcessTable& table, const NodeInfo& node,
                                                bool threads) {
   std::vector<const ProcessRecord*> recs;
+  // A process that migrated away is listed by the node it runs on (here: its
+  // shadow, which is not listed); guests of other nodes are listed here.
   for (const auto& [v, rec] : table.records())
-    if (rec.live() && (threads || !rec.thread)) recs.push_back(&rec);
+    if (rec.live() && (threads || !rec.thread) && rec.location < 0) recs.push_back(&rec);
+  for (const auto& [v, rec] : table.guests()) recs.push_back(&rec);
   std::sort(recs.begin(), recs.end(), [](auto* a, auto* b) { return a->vpid < b->vpid; });
 
   std::vector<wire::ProcessEntry> out;

@@ -21,6 +21,16 @@ struct ProcessRecord {
   VPid tgid;                 // a thread's process; a process's own vpid
   int pidfd = -1;            // open while Alive or Zombie (signals, exit notification)
   int ckpt_signal = -1;      // from its Hello (0: disabled); -1: not told, the default applies
+  // Migration (docs/cluster.md). A record of this node's vpid whose process
+  // migrated away keeps its shadow's real pid and says where the process runs
+  // (location: node index, -1 here). A guest is another node's vpid running here.
+  // `real` is the local process that stands for the vpid: the process itself
+  // while it runs here (also after it came back), its shadow while it is away.
+  int location = -1;
+  RealPid shadow;            // a migrated process's shadow (its original pid), if known
+  uint64_t shadow_start = 0;
+  bool guest = false;
+  uint64_t migration = 0;    // the migration that brought a guest here / moved the process last
 
   bool live() const { return state == RecordState::Alive || state == RecordState::Zombie; }
 };

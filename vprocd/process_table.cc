@@ -45,6 +45,7 @@ void ProcessTable::adopt(const AdoptionReport& report) {
     rec.start_ticks = r.start_ticks;
     rec.tgid = VPid{r.tgid};
     rec.ckpt_signal = record_ckpt_signal(r.flags);
+    rec.location = record_location(r.flags);
     if (rec.live()) {
       int fd = open_pidfd(rec.real, rec.thread);
       // Re-check after opening: the pidfd must name the task the record describes.
@@ -73,24 +74,25 @@ void ProcessTable::adopt(const AdoptionReport& report) {
 }
 
 const ProcessRecord* ProcessTable::find(VPid v) const {
-  auto it = records_.find(v.value);
-  return it == records_.end() ? nullptr : &it->second;
+  return const_cast<ProcessTable*>(this)->find_mut(v);
 }
 
 ProcessRecord* ProcessTable::find_mut(VPid v) {
-  auto it = records_.find(v.value);
-  return it == records_.end() ? nullptr : &it->second;
+  auto& map = table_.owns(v) ? records_ : guests_;
+  auto it = map.find(v.value);
+  return it == map.end() ? nullptr : &it->second;
 }
 
 const ProcessRecord* ProcessTable::find_real(RealPid real) const {
   if (!real || real.value >= kRealPidLimit) return nullptr;
+  if (auto g = guest_by_real_.find(real.value); g != guest_by_real_.end()) return find(VPid{g->second});
   const ProcessRecord* rec = find(VPid{table_.r2v(real)});
   return rec && rec->real == real ? rec : nullptr;
 }
 
 VPid ProcessTable::registered_vpid(const Peer& peer) const {
   if (!peer.pid || !peer.start_ticks) return VPid{};
-  const ProcessRecord* rec = find(VPid{table_.r2v(peer.pid)});
+  const ProcessRecord* rec = find_real(peer.pid);
   if (rec && rec->real == peer.pid && !rec->thread && rec->state == RecordState::Alive &&
       rec->start_ticks == peer.start_ticks)
     return rec->vpid;
@@ -99,8 +101,8 @@ VPid ProcessTable::registered_vpid(const Peer& peer) const {
 
 size_t ProcessTable::live_processes() const {
   size_t n = 0;
-  for (const auto& [v, rec] : records_) n += rec.live() && !rec.thread;
-  return n;
+  for (const auto& [v, rec] : records_) n += rec.live() && !rec.thread && rec.location < 0;
+  return n + guests_.size();
 }
 
 // --- requests --------------------------------------------------------------
@@ -129,7 +131,10 @@ Status ProcessTable::hello(const Peer& peer, const wire::Hello& req, wire::Hello
     }
   } else {
     v = VPid{req.vpid};
-    if (!table_.owns(v))
+    const ProcessRecord* guest = table_.owns(v) ? nullptr : find(v);
+    if (guest && guest->real == peer.pid && guest->start_ticks == peer.start_ticks) {
+      // A guest's library re-registering (a reconnect, a raw exec).
+    } else if (!table_.owns(v))
       return Status::failure(EINVAL, strf("%u is not a vpid of node %u", req.vpid, table_.node_index()));
     const ProcessRecord* rec = find(v);
     if (rec) {
@@ -342,6 +347,7 @@ void ProcessTable::on_exit(VPid v) {
 }
 
 void ProcessTable::sweep() {
+  sweep_guests();
   for (uint32_t v : snapshot(zombies_)) {
     ProcessRecord* rec = find_mut(VPid{v});
     if (rec && !process_matches(rec->real, rec->start_ticks)) {
@@ -412,6 +418,7 @@ void ProcessTable::install(const ProcessRecord& rec, bool claim_real) {
   f.start_ticks = rec.start_ticks;
   f.tgid = rec.tgid.value;
   f.ckpt_signal = rec.ckpt_signal;
+  f.location = rec.location;
   table_.publish(rec.vpid, f, claim_real);
   ProcessRecord& stored = records_[rec.vpid.value] = rec;
   if (displaced) {
@@ -450,6 +457,7 @@ void ProcessTable::install_gone(VPid v, RealPid real, uint32_t parent, VPid hold
 }
 
 void ProcessTable::retire(ProcessRecord& rec) {
+  if (rec.guest) return remove_guest(rec.vpid);  // not in the shared table
   close_pidfd(rec);
   bool was_alive = rec.state == RecordState::Alive;
   rec.state = RecordState::Retired;
@@ -463,6 +471,7 @@ void ProcessTable::retire(ProcessRecord& rec) {
 void ProcessTable::free_record(VPid v) {
   ProcessRecord* rec = find_mut(v);
   if (!rec) return;
+  if (rec->guest) return remove_guest(v);  // not in the shared table
   close_pidfd(*rec);
   table_.release(v);
   zombies_.erase(v.value);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -54,6 +55,21 @@ class ProcessTable {
   // vpid must be this node's and not in use by a live process
   // (process_table_restore.cc).
   Status restored(const Peer& peer, const wire::Restored& msg);
+
+  // --- migration (process_table_guest.cc, docs/cluster.md) ---
+  // Registers the peer, a restored process, as `v`, a vpid of another node that
+  // migration `migration` brought here (a guest). The caller has checked that
+  // the migration expects exactly this process.
+  Status add_guest(const Peer& peer, VPid v, uint32_t parent, uint64_t migration);
+  // The guest is gone (exited, or moved on): its record and leases go.
+  void remove_guest(VPid v);
+  // This node's vpid `v` now runs on `node` (-1: here again) and its real pid
+  // here is `shadow`'s (the process it was, now its shadow).
+  Status set_location(VPid v, int node, uint64_t migration);
+  const std::unordered_map<uint32_t, ProcessRecord>& guests() const { return guests_; }
+  // Called by sweep() for a guest whose process vanished without its keeper
+  // telling (keeper killed, daemon restarted in between).
+  void on_guest_lost(std::function<void(VPid)> fn) { guest_lost_ = std::move(fn); }
 
   // --- events ---
   // `v`'s pidfd turned readable: the process exited (Zombie) or the thread is gone (freed).
@@ -101,6 +117,13 @@ class ProcessTable {
   std::unordered_set<uint32_t> zombies_;    // Zombie processes
   std::unordered_set<uint32_t> retired_;    // Retired processes
   std::unordered_set<uint32_t> unwatched_;  // Alive without a pidfd (pidfd_open failed)
+  // Guests: other nodes' vpids running here. Not in the shared table (its
+  // records are indexed by this node's serials); by vpid and by real pid.
+  std::unordered_map<uint32_t, ProcessRecord> guests_;
+  std::unordered_map<uint32_t, uint32_t> guest_by_real_;
+  std::function<void(VPid)> guest_lost_;
+  void sweep_guests();
+  Status come_home(const Peer& peer, VPid v, uint64_t migration);
 };
 
 }  // namespace vproc::daemon

@@ -26,7 +26,7 @@ void ProcessTable::set_ckpt_signal(VPid v, int sig) {
   ProcessRecord* rec = find_mut(v);
   if (!rec || sig < 0 || sig > 64) return;
   rec->ckpt_signal = sig;
-  table_.set_ckpt_signal(v, sig);
+  if (!rec->guest) table_.set_ckpt_signal(v, sig);
 }
 
 Status ProcessTable::restored(const Peer& peer, const wire::Restored& msg) {

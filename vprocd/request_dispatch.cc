@@ -1,11 +1,15 @@
 #include "request_dispatch.h"
 
+#include "migration_service.h"
+
 #include <cerrno>
 #include <type_traits>
 
 #include "checkpoint_policy.h"
 #include "checkpoint_service.h"
+#include "cluster_queries.h"
 #include "process_list.h"
+#include "shadow_service.h"
 #include "signal_delivery.h"
 #include "strf.h"
 
@@ -84,7 +88,9 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
           VPid v{m.vpid};
           if (!valid_vpid(m.vpid)) {
             reply = error_reply(Status::failure(EINVAL, strf("%u is not a vpid", m.vpid)));
-          } else if (home_node_of(v) != node_.index) {
+          } else if (home_node_of(v) != node_.index && !table_.find(v)) {
+            // Another node's vpid that does not run here: its home knows.
+            if (cluster_) return cluster_->lookup(v, conn, reply) ? Answer::Deferred : Answer::Small;
             reply = error_reply(Status::failure(
                 ESRCH, strf("no such vpid %u (it belongs to node %u; this daemon serves node %u only)",
                             m.vpid, home_node_of(v), node_.index)));
@@ -102,7 +108,18 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
           }
           return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::Signal>) {
-          Status s = deliver_signal(table_, peer, m.target, m.signo);
+          int64_t target = m.target < 0 ? -m.target : m.target;
+          if (cluster_ && valid_vpid(target) && home_node_of(VPid{uint32_t(target)}) != node_.index &&
+              !table_.find(VPid{uint32_t(target)}))
+            return cluster_->signal(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
+          if (m.queued) {  // sigqueue of a process that runs here after all
+            Status s = queue_signal_checked(table_, caller_uids(peer), m.target, m.signo, m.value);
+            reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
+            return Answer::Small;
+          }
+          Status s = shadows_ && valid_vpid(m.target) && shadows_->has_shadow(VPid{uint32_t(m.target)})
+                         ? shadows_->signal_guest(peer, VPid{uint32_t(m.target)}, m.signo)
+                         : deliver_signal(table_, peer, m.target, m.signo);
           if (s.ok()) {
             log_.event("signal %d to %lld from pid %u", m.signo, (long long)m.target, peer.pid.value);
             reply = wire::Ok{};
@@ -147,18 +164,59 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
           reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
           return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::Restored>) {
-          Status s = table_.restored(peer, m);
+          Status s = m.migration == 0 ? table_.restored(peer, m)
+                     : migrations_    ? migrations_->restored(peer, m)
+                                      : Status::failure(ENOSYS, "this daemon does not take migrated processes");
           if (!s.ok()) log_.warning("restored from pid %u refused: %s", peer.pid.value, s.message.c_str());
           reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
           return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::ListRequest>) {
           list_frame = wire::encode_list(list_processes(table_, node_, m.threads));
           return Answer::List;
-        } else if constexpr (std::is_same_v<T, wire::MigrateRequest> || std::is_same_v<T, wire::MigrateWait> ||
-                             std::is_same_v<T, wire::ShadowHello> || std::is_same_v<T, wire::ShadowWait> ||
-                             std::is_same_v<T, wire::Resumed> || std::is_same_v<T, wire::GuestStatus>) {
-          // Migration messages (docs/cluster.md); handled by the migration service.
-          reply = error_reply(Status::failure(ENOSYS, "this daemon does not take migration requests"));
+        } else if constexpr (std::is_same_v<T, wire::ClusterQuery>) {
+          if (cluster_) return cluster_->list(m, conn, reply) ? Answer::Deferred : Answer::Small;
+          wire::ClusterListing l;  // a single node: its own processes, no node states
+          if (!m.nodes_only && (!m.node.s[0] || node_.name == m.node.s))
+            l.entries = list_processes(table_, node_, m.threads);
+          list_frame = wire::encode_cluster_list(l);
+          return Answer::List;
+        } else if constexpr (std::is_same_v<T, wire::ShadowHello>) {
+          Status s = shadows_ ? shadows_->hello(peer, m)
+                              : Status::failure(ENOSYS, "this daemon does not take migration requests");
+          if (!s.ok()) log_.warning("shadow hello from pid %u refused: %s", peer.pid.value, s.message.c_str());
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::ShadowWait>) {
+          Status s = shadows_ ? shadows_->wait(peer, m, conn)
+                              : Status::failure(ENOSYS, "this daemon does not take migration requests");
+          if (s.ok()) return Answer::Deferred;
+          reply = error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::MigrateRequest>) {
+          if (!migrations_) {
+            wire::MigrateDone d;
+            d.err = ENOSYS;
+            d.message.set("this node is not part of a cluster (start vprocd with --cluster FILE --node NAME)");
+            reply = d;
+            return Answer::Small;
+          }
+          return migrations_->request(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::MigrateWait>) {
+          if (!migrations_) {
+            reply = wire::Verdict{};  // no migration here: go on
+            return Answer::Small;
+          }
+          return migrations_->migrate_wait(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::Resumed>) {
+          if (!migrations_) {
+            reply = wire::Ok{};
+            return Answer::Small;
+          }
+          return migrations_->resumed(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::GuestStatus>) {
+          Status s = migrations_ ? migrations_->guest_status(peer, m)
+                                 : Status::failure(ENOSYS, "this daemon does not take migration requests");
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
           return Answer::Small;
         } else {
           static_assert(std::is_same_v<T, wire::Ping>);

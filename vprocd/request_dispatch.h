@@ -17,6 +17,9 @@ namespace vproc::daemon {
 
 class CheckpointService;
 class CheckpointPolicies;
+class ShadowService;
+class ClusterQueries;
+class Migrations;
 
 class RequestDispatch {
  public:
@@ -51,6 +54,18 @@ class RequestDispatch {
     reply_later_ = std::move(reply_later);
   }
 
+  // ShadowHello/ShadowWait go to this (else ENOSYS); a Signal to a vpid that
+  // has a shadow goes to its guest through it, never to the shadow.
+  void set_shadows(ShadowService* shadows) { shadows_ = shadows; }
+
+  // Lookups and signals of other nodes' vpids and cluster-wide lists go to
+  // this (with --cluster); without it they are answered for this node alone.
+  void set_cluster(ClusterQueries* cluster) { cluster_ = cluster; }
+
+  // Migration requests go to this (with --cluster; else refused or, for the
+  // process-side questions, answered "go on").
+  void set_migrations(Migrations* m) { migrations_ = m; }
+
   // `conn`: the connection the request came on, for a deferred reply.
   Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
                 std::vector<uint64_t>& list_frame, ConnectionId conn = 0);
@@ -68,6 +83,9 @@ class RequestDispatch {
   CheckpointService* checkpoints_ = nullptr;
   CheckpointPolicies* policies_ = nullptr;
   ReplyLater reply_later_;
+  ShadowService* shadows_ = nullptr;
+  ClusterQueries* cluster_ = nullptr;
+  Migrations* migrations_ = nullptr;
 };
 
 }  // namespace vproc::daemon

@@ -206,23 +206,43 @@ void Server::close_connection(ClientConnection& c, const char* why) {
   }
 }
 
-bool Server::send_later(uint64_t id, const wire::Reply& reply) {
+bool Server::is_open(uint64_t id) const {
   auto it = by_id_.find(id);
-  if (it == by_id_.end() || it->second->is_shut()) return false;
+  return it != by_id_.end() && !it->second->is_shut();
+}
+
+bool Server::send_later(uint64_t id, const wire::Reply& reply, std::vector<int> fds) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || it->second->is_shut()) {
+    for (int fd : fds) close(fd);
+    return false;
+  }
   ClientConnection& c = *it->second;
   alignas(8) char buf[wire::kLargeFrameBytes];
   size_t n = wire::encode(reply, buf, sizeof buf);
   if (n == 0) {
     log_.error("internal error: a deferred reply to pid %u did not encode", c.peer().pid.value);
+    for (int fd : fds) close(fd);
     close_connection(c, nullptr);  // deleted by the next reap_closed()
     return false;
   }
-  c.queue(buf, n);
+  c.queue(buf, n, std::move(fds));
   c.awaiting_reply = false;
   // Written and continued from the loop: this may run inside another
   // connection's callback (the writer's CheckpointResult), where closing or
   // serving this one is not safe.
   ev_io_start(loop_, &c.write_watcher);
+  if (c.buffered()) ev_feed_event(loop_, &c.read_watcher, EV_READ);
+  return true;
+}
+
+bool Server::send_later_frame(uint64_t id, const std::vector<uint64_t>& frame) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || it->second->is_shut()) return false;
+  ClientConnection& c = *it->second;
+  c.queue(frame.data(), frame.size() * sizeof(uint64_t));
+  c.awaiting_reply = false;
+  ev_io_start(loop_, &c.write_watcher);  // from the loop, as send_later
   if (c.buffered()) ev_feed_event(loop_, &c.read_watcher, EV_READ);
   return true;
 }

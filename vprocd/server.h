@@ -40,7 +40,14 @@ class Server {
 
   // Sends the deferred reply of connection `id` (RequestDispatch::Answer::Deferred)
   // from the loop, and lets its waiting requests go on. False if it has closed.
-  bool send_later(uint64_t id, const wire::Reply& reply);
+  // `fds` go with the reply (SCM_RIGHTS on its first byte); they are owned by
+  // the call: closed once sent, when the connection closes first, or now if
+  // the call fails.
+  bool send_later(uint64_t id, const wire::Reply& reply, std::vector<int> fds = {});
+  // The same for a reply that is a complete frame already (a process list).
+  bool send_later_frame(uint64_t id, const std::vector<uint64_t>& frame);
+  // Connection `id` is still open.
+  bool is_open(uint64_t id) const;
 
   size_t connections() const { return conns_.size(); }
   // Deletes connections closed while handling a callback. Called at the end of

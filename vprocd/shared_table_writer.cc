@@ -108,7 +108,9 @@ Status SharedTableWriter::open(const std::string& path, const TableIdentity& ide
     std::string why = invalid_reason(fd, base, path);
     if (why.empty()) {
       uint32_t node = reinterpret_cast<TableHeader*>(base)->node_index;
-      if (identity.node_index && *identity.node_index != node) {
+      if (identity.node_index && *identity.node_index != node && identity.replace_other_node) {
+        why = strf("it belonged to node index %u, and this daemon is node %u", node, *identity.node_index);
+      } else if (identity.node_index && *identity.node_index != node) {
         munmap(base, kTableBytes);
         close(fd);
         return Status::failure(
@@ -116,6 +118,8 @@ Status SharedTableWriter::open(const std::string& path, const TableIdentity& ide
                          "with --node-index %u)",
                          path.c_str(), node, *identity.node_index, node));
       }
+    }
+    if (why.empty()) {
       out.reset(new SharedTableWriter(path, fd, base));
       report.origin = AdoptionReport::Origin::Adopted;
       out->adopt(report);
@@ -167,7 +171,7 @@ void SharedTableWriter::publish(VPid v, const RecordFields& f, bool claim_real) 
   r.uid = f.uid;
   r.start_ticks = f.start_ticks;
   r.tgid = f.tgid;
-  r.flags = ckpt_signal_flags(f.ckpt_signal);
+  r.flags = ckpt_signal_flags(f.ckpt_signal) | location_flags(f.location);
   r.word.store(pack_word(f.real, f.state, f.thread), std::memory_order_release);
   if (claim_real && f.real && f.real.value < kRealPidLimit)
     r2v_array()[f.real.value].store(v.value, std::memory_order_release);
@@ -176,7 +180,13 @@ void SharedTableWriter::publish(VPid v, const RecordFields& f, bool claim_real) 
 void SharedTableWriter::set_ckpt_signal(VPid v, int sig) {
   Record& r = records()[serial_of(v)];
   if (r.word.load(std::memory_order_relaxed) == 0) return;  // Free: its flags hold the lease mark
-  r.flags = ckpt_signal_flags(sig);
+  r.flags = (r.flags & ~(kRecordCkptKnown | (0xffu << kRecordCkptShift))) | ckpt_signal_flags(sig);
+}
+
+void SharedTableWriter::set_location(VPid v, int node) {
+  Record& r = records()[serial_of(v)];
+  if (r.word.load(std::memory_order_relaxed) == 0) return;  // Free: its flags hold the lease mark
+  r.flags = (r.flags & ~(kRecordAway | kRecordLocationMask)) | location_flags(node);
 }
 
 void SharedTableWriter::set_state(VPid v, RecordState state) {

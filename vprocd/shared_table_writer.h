@@ -39,6 +39,21 @@ constexpr uint32_t ckpt_signal_flags(int sig) {
   return sig < 0 ? 0u : (kRecordCkptKnown | (uint32_t(sig & 0xff) << kRecordCkptShift));
 }
 
+// Record::flags of a process that migrated away (docs/cluster.md): its real pid
+// is now its shadow's, and bits 16..24 name the node it runs on. Kept in the
+// file so that a restarted home daemon still knows where its processes are.
+inline constexpr uint32_t kRecordAway = 1u << 2;
+inline constexpr unsigned kRecordLocationShift = 16;
+inline constexpr uint32_t kRecordLocationMask = 0x1ffu << kRecordLocationShift;
+
+// The node a record's process runs on, or -1: here.
+constexpr int record_location(uint32_t flags) {
+  return (flags & kRecordAway) ? int((flags & kRecordLocationMask) >> kRecordLocationShift) : -1;
+}
+constexpr uint32_t location_flags(int node) {
+  return node < 0 ? 0u : (kRecordAway | ((uint32_t(node) << kRecordLocationShift) & kRecordLocationMask));
+}
+
 struct RecordFields {
   RealPid real;
   RecordState state = RecordState::Alive;
@@ -48,6 +63,7 @@ struct RecordFields {
   uint64_t start_ticks = 0;
   uint32_t tgid = 0;
   int ckpt_signal = -1;  // see record_ckpt_signal()
+  int location = -1;     // see record_location()
 };
 
 // Which node the table should serve.
@@ -55,6 +71,9 @@ struct TableIdentity {
   // nullopt: a new table gets node 0; an existing one keeps its own index.
   std::optional<uint32_t> node_index;
   std::string node_name;
+  // An existing table of another node index is replaced (Recreated) instead
+  // of refused: the cluster file says which node this is.
+  bool replace_other_node = false;
 };
 
 // What open() found.
@@ -94,6 +113,8 @@ class SharedTableWriter {
   void publish(VPid v, const RecordFields& fields, bool claim_real = true);
   // Records the checkpoint signal of a registered vpid (-1: not told).
   void set_ckpt_signal(VPid v, int sig);
+  // Records the node a registered vpid runs on (-1: here).
+  void set_location(VPid v, int node);
   // Changes the state of a registered vpid (Alive -> Zombie -> Retired); r2v stays.
   void set_state(VPid v, RecordState state);
   // Frees `v`: clears r2v[real] only if it still names `v`, then marks it Free.

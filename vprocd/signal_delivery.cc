@@ -102,12 +102,15 @@ Status signal_group(pid_t pgrp, const ProcUids& caller, int signo, int64_t targe
 }  // namespace
 
 Status deliver_signal(const ProcessTable& table, const Peer& caller, int64_t target, int signo) {
+  return deliver_signal(table, caller_uids(caller), target, signo);
+}
+
+Status deliver_signal(const ProcessTable& table, const ProcUids& who, int64_t target, int signo) {
   if (signo < 0 || signo >= NSIG) return Status::failure(EINVAL, strf("invalid signal %d", signo));
   int64_t v = target < 0 ? -target : target;
   if (!valid_vpid(v)) return Status::failure(EINVAL, strf("%lld is not a vpid", (long long)target));
   const ProcessRecord* rec = table.find(VPid{uint32_t(v)});
   if (!rec) return Status::failure(ESRCH, strf("no such vpid %lld", (long long)v));
-  ProcUids who = caller_uids(caller);
   if (target > 0) return signal_one(*rec, who, signo, target);
   if (rec->thread) return Status::failure(ESRCH, strf("vpid %lld is a thread, not a group leader", (long long)v));
   return signal_group(pid_t(rec->real.value), who, signo, target);

@@ -18,6 +18,9 @@ namespace vproc::daemon {
 // Errors: EINVAL (bad signal or target), ESRCH (no such vpid / empty group),
 // EPERM (the caller may signal none of the targets).
 Status deliver_signal(const ProcessTable& table, const Peer& caller, int64_t target, int signo);
+// The same for a caller whose uids are known otherwise (a request forwarded
+// from another node carries its caller's real and effective uid).
+Status deliver_signal(const ProcessTable& table, const ProcUids& caller, int64_t target, int signo);
 
 // Queues `signo` to the process of `rec` like sigqueue(3) (si_code SI_QUEUE,
 // si_pid/si_uid the daemon's, si_value = `value`), through a pidfd checked
