@@ -5,7 +5,8 @@
 //   transfer_bench receive PORT SPOOL [OPTIONS]    one transfer from a `send`, then exit
 //   transfer_bench send HOST PORT FILE [OPTIONS]
 // OPTIONS: --copy (recv + pwrite instead of splice), --sndbuf N, --rcvbuf N,
-// --chunk MIB (sendfile per call), --pipe KIB (splice pipe size). Prints "<what>: <MiB> MiB in <s> s = <MB/s> MB/s".
+// --chunk MIB (sendfile per call), --pipe KIB (splice pipe size), --buffer KIB
+// (recv buffer with --copy). Prints "<what>: <MiB> MiB in <s> s = <MB/s> MB/s".
 // bench/transfer_bench.sh runs it over loopback and over a veth pair.
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -36,9 +37,7 @@ namespace {
   exit(1);
 }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // CPU time of this process so far (user + system, softirq work included when
 // it ran on our account): on a shared machine a steadier figure than MB/s.
@@ -132,12 +131,21 @@ int main(int argc, char** argv) {
       if (++i == argc) die("option " + a + " needs a value");
       return atol(argv[i]);
     };
-    if (a == "--copy") t.splice_receive = false;
-    else if (a == "--sndbuf") t.sndbuf = int(value());
-    else if (a == "--rcvbuf") t.rcvbuf = int(value());
-    else if (a == "--chunk") t.send_chunk = size_t(value()) << 20;
-    else if (a == "--pipe") t.pipe_bytes = int(value()) << 10;
-    else pos.push_back(a);
+    if (a == "--copy") {
+      t.splice_receive = false;
+    } else if (a == "--sndbuf") {
+      t.sndbuf = int(value());
+    } else if (a == "--rcvbuf") {
+      t.rcvbuf = int(value());
+    } else if (a == "--chunk") {
+      t.send_chunk = size_t(value()) << 20;
+    } else if (a == "--pipe") {
+      t.pipe_bytes = int(value()) << 10;
+    } else if (a == "--buffer") {
+      t.copy_buffer = size_t(value()) << 10;
+    } else {
+      pos.push_back(a);
+    }
   }
   if (pos.size() == 3 && pos[0] == "local") {
     Spool spool = open_spool(pos[2].c_str());
@@ -179,6 +187,6 @@ int main(int argc, char** argv) {
   }
   fprintf(stderr,
           "usage: transfer_bench local FILE SPOOL | receive PORT SPOOL | send HOST PORT FILE\n"
-          "       [--copy] [--sndbuf N] [--rcvbuf N] [--chunk MIB] [--pipe KIB]\n");
+          "       [--copy] [--sndbuf N] [--rcvbuf N] [--chunk MIB] [--pipe KIB] [--buffer KIB]\n");
   return 2;
 }

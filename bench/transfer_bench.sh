@@ -94,12 +94,13 @@ tx=$!
 pids+=("$tx")
 sleep 1
 ip -n "$ns_a" link set veth-xa down
-start=$(date +%s.%N)
+start=$EPOCHREALTIME
 for side in tx rx; do
   if wait "${!side}"; then
     echo "$side: finished?" && cat "$work/$side.out"
   else
-    printf '%s gave up %.1f s after the cut: %s\n' "$side" "$(echo "$(date +%s.%N) - $start" | bc)" "$(cat "$work/$side.out")"
+    printf '%s gave up %.1f s after the cut: %s\n' "$side" "$(awk "BEGIN {print $EPOCHREALTIME - $start}")" \
+      "$(grep -v '^listening' "$work/$side.out")"
   fi
 done
 left=$(find "$work/spool" -name 'mig-*' | wc -l)

@@ -74,7 +74,8 @@ Options parse(const std::vector<std::string>& args) {
 std::string parse_node(const std::string& text) {
   bool ok = !text.empty() && text.size() < wire::kNodeNameBytes;
   for (char c : text) ok = ok && (isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-');
-  if (!ok) throw ToolError(kExitUsage, "'" + text + "' is not a node name (letters, digits, '.', '_', '-'; at most 63)");
+  if (!ok)
+    throw ToolError(kExitUsage, "'" + text + "' is not a node name (letters, digits, '.', '_', '-'; at most 63)");
   return text;
 }
 
@@ -138,7 +139,8 @@ int run_migrate(CliContext& ctx, const std::vector<std::string>& args) {
     printf("%s\n", migrate_summary(vpid, *done).c_str());
     return 0;
   }
-  if (auto* e = std::get_if<wire::Error>(&rep)) throw ToolError(kExitFailed, failed + message_or_errno(e->message.s, e->err));
+  if (auto* e = std::get_if<wire::Error>(&rep))
+    throw ToolError(kExitFailed, failed + message_or_errno(e->message.s, e->err));
   throw DaemonError("unexpected reply to a migrate request from the vproc daemon at " + daemon.socket_path());
 }
 

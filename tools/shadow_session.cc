@@ -120,9 +120,11 @@ void ShadowSession::on_signal(int signo, int64_t now) {
     stop_due_ = 0;
   }
   // A standard signal is pending at most once (as in the kernel); real-time
-  // signals queue, up to a bound.
+  // signals (the kernel's, from 32: glibc's SIGRTMIN skips two it keeps) queue,
+  // up to a bound.
+  constexpr int kFirstRealtime = 32;
   bool queued = std::find(pending_signals_.begin(), pending_signals_.end(), signo) != pending_signals_.end();
-  if (!(queued && signo < SIGRTMIN) && pending_signals_.size() < kMaxQueuedSignals)
+  if (!(queued && signo < kFirstRealtime) && pending_signals_.size() < kMaxQueuedSignals)
     pending_signals_.push_back(signo);
   send_signals();
   if (is_terminal_stop(signo)) stop_self();

@@ -79,8 +79,8 @@ Status receive_spliced(TransferSocket& sock, int file, uint64_t total, TransferP
                                         progress_text(uint64_t(off), total).c_str()));
       short rev = 0;
       if (Status s = sock.wait(POLLIN, rev); !s.ok()) {
-        s.message = strf("receiving the image: %s (after %s)", s.message.c_str(),
-                         progress_text(uint64_t(off), total).c_str());
+        s.message =
+            strf("receiving the image: %s (after %s)", s.message.c_str(), progress_text(uint64_t(off), total).c_str());
         return s;
       }
       continue;
@@ -89,7 +89,9 @@ Status receive_spliced(TransferSocket& sock, int file, uint64_t total, TransferP
     for (ssize_t left = n; left > 0;) {
       ssize_t m = splice(pr.get(), nullptr, file, &off, size_t(left), SPLICE_F_MOVE);
       if (m < 0 && errno == EINTR) continue;
-      if (m <= 0) return Status::failure(m < 0 ? errno : EIO, strf("writing the image: %s", m < 0 ? strerror(errno) : "no progress"));
+      if (m <= 0)
+        return Status::failure(m < 0 ? errno : EIO,
+                               strf("writing the image: %s", m < 0 ? strerror(errno) : "no progress"));
       left -= m;
     }
     progress.done.store(uint64_t(off), std::memory_order_relaxed);
@@ -108,8 +110,8 @@ Status receive_copied(TransferSocket& sock, int file, uint64_t total, TransferPr
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN)
-        return sock.failure(errno, strf("receiving the image: %s (after %s)", strerror(errno),
-                                        progress_text(off, total).c_str()));
+        return sock.failure(
+            errno, strf("receiving the image: %s (after %s)", strerror(errno), progress_text(off, total).c_str()));
       short rev = 0;
       if (Status s = sock.wait(POLLIN, rev); !s.ok()) {
         s.message = strf("receiving the image: %s (after %s)", s.message.c_str(), progress_text(off, total).c_str());
@@ -120,7 +122,9 @@ Status receive_copied(TransferSocket& sock, int file, uint64_t total, TransferPr
     for (ssize_t done = 0; done < n;) {
       ssize_t m = pwrite(file, buf.data() + done, size_t(n - done), off_t(off + uint64_t(done)));
       if (m < 0 && errno == EINTR) continue;
-      if (m <= 0) return Status::failure(m < 0 ? errno : EIO, strf("writing the image: %s", m < 0 ? strerror(errno) : "no progress"));
+      if (m <= 0)
+        return Status::failure(m < 0 ? errno : EIO,
+                               strf("writing the image: %s", m < 0 ? strerror(errno) : "no progress"));
       done += m;
     }
     off += uint64_t(n);
@@ -133,7 +137,8 @@ Status check_head_page(int file, const ImageOffer& offer) {
   char buf[kHeadPageBytes];
   size_t want = size_t(std::min<uint64_t>(offer.bytes, sizeof buf));
   ssize_t n = pread(file, buf, want, 0);
-  if (n != ssize_t(want)) return Status::failure(EIO, strf("reading back the image: %s", n < 0 ? strerror(errno) : "short read"));
+  if (n != ssize_t(want))
+    return Status::failure(EIO, strf("reading back the image: %s", n < 0 ? strerror(errno) : "short read"));
   if (XXH3_64bits(buf, want) != offer.head_page_hash)
     return Status::failure(EBADMSG, "the received image's first page does not match the offer");
   return Status::success();

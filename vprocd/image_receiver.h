@@ -31,8 +31,8 @@ struct ReceiverLimits {
 };
 
 struct ReceivedImage {
-  std::string path;   // in the spool; the receiver's caller removes it when done with it
-  ImageOffer offer;   // the offer it came with
+  std::string path;  // in the spool; the receiver's caller removes it when done with it
+  ImageOffer offer;  // the offer it came with
 };
 
 // The blocking transfer, for the worker thread (and the benchmark). On success

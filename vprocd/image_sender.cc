@@ -87,7 +87,8 @@ Status send_image(TransferSocket& sock, const std::string& image_path, ImageOffe
   if (file.get() < 0)
     return Status::failure(errno, strf("cannot open the image %s: %s", image_path.c_str(), strerror(errno)));
   struct stat st;
-  if (fstat(file.get(), &st) != 0) return Status::failure(errno, strf("fstat %s: %s", image_path.c_str(), strerror(errno)));
+  if (fstat(file.get(), &st) != 0)
+    return Status::failure(errno, strf("fstat %s: %s", image_path.c_str(), strerror(errno)));
   if (!S_ISREG(st.st_mode) || st.st_size == 0)
     return Status::failure(EINVAL, strf("the image %s is empty or not a file", image_path.c_str()));
   const uint64_t total = uint64_t(st.st_size);

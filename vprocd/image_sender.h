@@ -28,8 +28,7 @@ namespace vproc::daemon {
 // and message unchanged; the sender's own failures say what went wrong and
 // after how many bytes (ETIMEDOUT for a silent peer or a cut link, EPIPE /
 // ECONNRESET for a closed one, ECANCELED after cancel()).
-Status send_image(TransferSocket& sock, const std::string& image_path, ImageOffer& offer,
-                  TransferProgress& progress);
+Status send_image(TransferSocket& sock, const std::string& image_path, ImageOffer& offer, TransferProgress& progress);
 
 class ImageSender {
  public:

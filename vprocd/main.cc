@@ -86,7 +86,8 @@ class Daemon {
       cluster_ = std::make_unique<Cluster>(loop, *cluster, node_.index, log);
       start_migrations();
       queries_ = std::make_unique<ClusterQueries>(
-          *cluster_, processes_, node_, log, [this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); },
+          *cluster_, processes_, node_, log,
+          [this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); },
           [this](uint64_t conn, std::vector<uint64_t> f) { return server_.send_later_frame(conn, f); });
       queries_->set_drain([this] { server_.drain_all(); });
       queries_->serve();

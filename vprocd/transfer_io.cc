@@ -129,8 +129,6 @@ void TransferSocket::cancel() {
   shutdown(fd_, SHUT_RDWR);
 }
 
-std::string progress_text(uint64_t done, uint64_t total) {
-  return human_bytes(done) + " of " + human_bytes(total);
-}
+std::string progress_text(uint64_t done, uint64_t total) { return human_bytes(done) + " of " + human_bytes(total); }
 
 }  // namespace vproc::daemon

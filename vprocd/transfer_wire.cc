@@ -22,8 +22,7 @@ template <typename Root, typename F>
 bool with_root(const void* frame, size_t len, F read) {
   if (len % sizeof(capnp::word) != 0 || (reinterpret_cast<uintptr_t>(frame) & 7)) return false;
   try {
-    capnp::FlatArrayMessageReader mr(
-        kj::arrayPtr(static_cast<const capnp::word*>(frame), len / sizeof(capnp::word)));
+    capnp::FlatArrayMessageReader mr(kj::arrayPtr(static_cast<const capnp::word*>(frame), len / sizeof(capnp::word)));
     read(mr.getRoot<Root>());
     return true;
   } catch (const kj::Exception&) {

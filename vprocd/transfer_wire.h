@@ -13,9 +13,9 @@ struct ImageOffer {
   uint64_t migration = 0;
   uint32_t vpid = 0;
   uint32_t source_node = 0;
-  uint64_t bytes = 0;            // the sender fills this in from the file
-  uint64_t head_page_hash = 0;   // likewise: XXH3-64 of the first kHeadPageBytes
-  uint8_t stdio_mask = 0;        // bit N: fd N is forwarded to the home node
+  uint64_t bytes = 0;           // the sender fills this in from the file
+  uint64_t head_page_hash = 0;  // likewise: XXH3-64 of the first kHeadPageBytes
+  uint8_t stdio_mask = 0;       // bit N: fd N is forwarded to the home node
   uint32_t parent = 0;
   uint32_t uid = 0, gid = 0;
   uint32_t flags = 0;

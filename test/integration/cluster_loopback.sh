@@ -133,7 +133,8 @@ import json, sys
 e = json.load(open(sys.argv[1]))
 got = sorted((x["node"], x["node_index"], x["vpid"]) for x in e)
 want = sorted(zip(["alpha", "beta", "gamma"], [0, 1, 2], map(int, sys.argv[2:])))
-sys.exit(0 if got == want else "got %s, want %s" % (got, want))' "$D/ps.json" "${VPID[alpha]}" "${VPID[beta]}" "${VPID[gamma]}" ||
+sys.exit(0 if got == want else "got %s, want %s" % (got, want))' \
+  "$D/ps.json" "${VPID[alpha]}" "${VPID[beta]}" "${VPID[gamma]}" ||
   vp_fail "vproc ps --json on gamma: $(cat "$D/ps.json")"
 vp_note "ok: vproc ps --json on gamma lists the three with node and node_index"
 

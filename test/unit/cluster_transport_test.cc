@@ -36,7 +36,8 @@ uint16_t free_port() {
 ClusterConfig config_for(const std::vector<uint16_t>& ports, const std::string& secret = "0123456789abcdef-secret") {
   static const char* names[] = {"alpha", "beta", "gamma"};
   std::string text = "secret /unused\n";
-  for (size_t i = 0; i < ports.size(); ++i) text += std::string(names[i]) + " 127.0.0.1:" + std::to_string(ports[i]) + "\n";
+  for (size_t i = 0; i < ports.size(); ++i)
+    text += std::string(names[i]) + " 127.0.0.1:" + std::to_string(ports[i]) + "\n";
   ClusterConfig c;
   REQUIRE(parse_cluster_text(text, "/test/cluster", c).ok());
   c.secret = secret;
@@ -154,7 +155,9 @@ TEST_CASE("cluster transport: requests to other nodes and to itself, answered ou
   c.handle(peer::PeerRequest::LIST, [&c](const PeerCall& call, peer::PeerRequest::Reader) {
     std::vector<kj::byte> big(3 << 20);
     for (size_t i = 0; i < big.size(); ++i) big[i] = kj::byte(i * 7);
-    c.reply(call, [&](peer::PeerReply::Builder b) { b.initList().setFrame(capnp::Data::Reader(big.data(), big.size())); });
+    c.reply(call, [&](peer::PeerReply::Builder b) {
+      b.initList().setFrame(capnp::Data::Reader(big.data(), big.size()));
+    });
   });
   bool big_ok = false, big_done = false;
   a.request(
@@ -241,7 +244,8 @@ TEST_CASE("cluster transport: a node with another secret is refused", "[cluster]
   lookup(b, 0, 4194305, ba);
   REQUIRE(l.run_until([&] { return ab.done && ba.done; }));
   CHECK(ab.status.err == EHOSTUNREACH);
-  CHECK(ab.status.message == "node beta (" + good.nodes[1].address + "): authentication failed (its secret differs from ours)");
+  CHECK(ab.status.message ==
+        "node beta (" + good.nodes[1].address + "): authentication failed (its secret differs from ours)");
   CHECK(ba.status.err == EHOSTUNREACH);
   CHECK(ba.status.message.find("authentication failed") != std::string::npos);
 }
@@ -415,4 +419,64 @@ TEST_CASE("cluster transport: an image channel is handed over with the bytes aft
   REQUIRE(s.ok());  // welcomed, then closed
   REQUIRE(l.run_until([&] { return closed_by_peer(fd); }));
   close(fd);
+}
+
+TEST_CASE("cluster transport: the blocking handshake on both sides", "[cluster]") {
+  uint16_t port = free_port();
+  ClusterConfig cfg = config_for({free_port(), port});
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(lfd, 4) == 0);
+
+  for (bool same_secret : {true, false}) {
+    ClusterConfig mine = cfg;
+    if (!same_secret) mine.secret = "not-the-cluster-secret";
+    Status client;
+    int cfd = -1;
+    std::thread t([&] {
+      capnp::MallocMessageBuilder mb;
+      mb.initRoot<peer::Open>().initStdio().setFd(2);
+      client = connect_and_authenticate(mine, 0, 1, to_frame(mb), 3000, cfd);
+      if (client.ok()) CHECK(write(cfd, "after", 5) == 5);
+    });
+    int sfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(sfd >= 0);
+    uint32_t from = 99;
+    Frame open;
+    Status server = accept_and_authenticate(cfg, 1, sfd, 3000, from, open);
+    t.join();
+    if (same_secret) {
+      REQUIRE(server.ok());
+      REQUIRE(client.ok());
+      CHECK(from == 0);
+      FrameMessage m(open.data(), open.size() * 8);
+      CHECK(m.root<peer::Open>().getStdio().getFd() == 2);
+      char buf[8] = {};
+      CHECK(read(sfd, buf, sizeof buf) == 5);
+      CHECK(std::string(buf) == "after");
+      close(cfd);
+    } else {
+      // The connector sees the listener's proof fail and hangs up; the
+      // listener never gets a proof.
+      CHECK(client.err == EACCES);
+      CHECK(client.message == "node beta (" + cfg.nodes[1].address +
+                                  "): authentication failed (its secret differs from ours)");
+      CHECK_FALSE(server.ok());
+    }
+    close(sfd);
+  }
+  close(lfd);
+
+  ClusterConfig down = config_for({free_port(), free_port()});
+  int fd = -1;
+  capnp::MallocMessageBuilder mb;
+  mb.initRoot<peer::Open>().setControl();
+  Status s = connect_and_authenticate(down, 0, 1, to_frame(mb), 1000, fd);
+  CHECK(s.message == "node beta (" + down.nodes[1].address + ") unreachable: Connection refused");
 }

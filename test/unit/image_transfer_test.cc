@@ -137,7 +137,8 @@ struct Bench {
   template <typename F>
   void run_until(F finished) {
     ev_timer tick;
-    ev_timer_init(&tick, [](struct ev_loop*, ev_timer*, int) {}, 0.1, 0.1);
+    ev_timer_init(
+        &tick, [](struct ev_loop*, ev_timer*, int) {}, 0.1, 0.1);
     ev_timer_start(loop, &tick);
     auto start = Clock::now();
     while (!finished() && seconds_since(start) < 20) ev_run(loop, EVRUN_ONCE);
@@ -419,7 +420,8 @@ TEST_CASE("image transfer: cancel ends both sides at once", "[transfer]") {
   // A receiver that never starts reading keeps the sender blocked: cancel it.
   sender.start(p.take(0), b.image, sample_offer(), [&](const Status& s) { o.sent = s; });
   ev_timer t;
-  ev_timer_init(&t, [](struct ev_loop*, ev_timer* w, int) { static_cast<ImageSender*>(w->data)->cancel(); }, 0.1, 0);
+  ev_timer_init(
+      &t, [](struct ev_loop*, ev_timer* w, int) { static_cast<ImageSender*>(w->data)->cancel(); }, 0.1, 0);
   t.data = &sender;
   ev_timer_start(b.loop, &t);
   b.run_until([&] { return o.sent.has_value(); });
@@ -442,7 +444,8 @@ TEST_CASE("image transfer: cancel ends both sides at once", "[transfer]") {
     ImageReceiver r2(b.loop, b.spool);
     r2.start(q.take(1), [&](const Status&, const ReceivedImage&) { FAIL("done after destruction"); });
     auto start = Clock::now();
-    while (r2.bytes_received() < (1u << 20) && seconds_since(start) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (r2.bytes_received() < (1u << 20) && seconds_since(start) < 5)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     CHECK(spool_entries(b.spool) == 1);
   }
   CHECK(spool_entries(b.spool) == 0);
