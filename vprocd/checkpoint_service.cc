@@ -65,15 +65,18 @@ Status check_image_path(const std::string& path) {
   return Status::success();
 }
 
-// The live, running process `v` of this node.
+// The live process `v` running on this node (one of ours, or a guest).
 Status find_target(const ProcessTable& table, VPid v, const ProcessRecord*& rec) {
   if (!valid_vpid(v.value)) return Status::failure(EINVAL, strf("%u is not a vpid", v.value));
-  if (home_node_of(v) != table.node_index())
+  rec = table.find(v);
+  if (!rec && home_node_of(v) != table.node_index())
     return Status::failure(ESRCH, strf("no process with vpid %u on this node (its home is node %u)", v.value,
                                        home_node_of(v)));
-  rec = table.find(v);
   if (!rec || !CheckpointService::running(*rec))
     return Status::failure(ESRCH, strf("no process with vpid %u", v.value));
+  // Migrated away: the local pid is its shadow, which holds nothing to save.
+  if (!rec->guest && rec->location >= 0)
+    return Status::failure(ESRCH, strf("vpid %u runs on node %d now; checkpoint it there", v.value, rec->location));
   if (rec->thread)
     return Status::failure(EINVAL, strf("vpid %u is a thread; checkpoint its process, vpid %u", v.value,
                                         rec->tgid.value));

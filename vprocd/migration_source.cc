@@ -130,7 +130,6 @@ void Migrations::start_out(const MigrateOut& m, std::function<void(const Migrate
   o->vpid = v;
   o->target = m.target;
   o->flags = m.flags;
-  o->respond = std::move(respond);
   o->started = ev_time();
   // The snapshot writer runs as the process's user: its image goes into a
   // directory of that user inside the spool.
@@ -151,6 +150,7 @@ void Migrations::start_out(const MigrateOut& m, std::function<void(const Migrate
     spool_.remove_migration(id);
     return refuse(s.err, s.message);
   }
+  o->respond = std::move(respond);  // only now: `refuse` above answers through it
   log_.event("migration %llx: vpid %u %s -> %s: checkpointing", (unsigned long long)id, v.value,
              peers_.name_of(peers_.self()).c_str(), peers_.name_of(m.target).c_str());
   outgoing_[id] = std::move(o);

@@ -124,6 +124,7 @@ class ProcessTable {
   std::function<void(VPid)> guest_lost_;
   void sweep_guests();
   Status come_home(const Peer& peer, VPid v, uint64_t migration);
+  void rewatch(ProcessRecord& rec);
 };
 
 }  // namespace vproc::daemon

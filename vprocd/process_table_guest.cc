@@ -3,6 +3,7 @@
 // away. (A part of ProcessTable, in its own file.)
 #include <cerrno>
 
+#include "pidfd.h"
 #include "proc_stat.h"
 #include "process_table.h"
 #include "strf.h"
@@ -61,6 +62,7 @@ Status ProcessTable::come_home(const Peer& peer, VPid v, uint64_t migration) {
   f.tgid = rec->tgid.value;
   f.ckpt_signal = rec->ckpt_signal;
   table_.publish(v, f, true);
+  rewatch(*rec);
   guest_by_real_[peer.pid.value] = v.value;
   log_.event("vpid %u is back home as pid %u (its shadow is pid %u)", v.value, peer.pid.value,
              rec->shadow.value);
@@ -85,6 +87,7 @@ void ProcessTable::remove_guest(VPid v) {
     f.ckpt_signal = rec->ckpt_signal;
     f.location = rec->location;
     table_.publish(v, f, false);
+    if (rec->state == RecordState::Alive) rewatch(*rec);
     return_leases(v);
     return;
   }
@@ -111,6 +114,19 @@ Status ProcessTable::set_location(VPid v, int node, uint64_t migration) {
   table_.set_location(v, node);
   log_.event("vpid %u now runs on node %d (migration %llx)", v.value, node, (unsigned long long)migration);
   return Status::success();
+}
+
+// The record's pidfd follows its real pid: signals (kill, checkpoint
+// requests) go through it, and its exit is the record's.
+void ProcessTable::rewatch(ProcessRecord& rec) {
+  close_pidfd(rec);
+  unwatched_.erase(rec.vpid.value);
+  rec.pidfd = open_pidfd(rec.real, false);
+  if (rec.pidfd >= 0) {
+    watch_.watch(rec.vpid, rec.pidfd);
+  } else {
+    unwatched_.insert(rec.vpid.value);
+  }
 }
 
 void ProcessTable::sweep_guests() {
