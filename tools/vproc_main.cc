@@ -11,6 +11,7 @@
 
 #include "subcommand.h"
 #include "tool_error.h"
+#include "tool_main.h"
 #include "wire.h"
 
 namespace vproc::tools {
@@ -119,23 +120,5 @@ int run(int argc, char** argv) {
 }  // namespace vproc::tools
 
 int main(int argc, char** argv) {
-  using namespace vproc::tools;
-  int status;
-  try {
-    status = run(argc, argv);
-  } catch (const DaemonError& e) {
-    fprintf(stderr, "vproc: %s\n", e.what());
-    status = kExitUsage;
-  } catch (const ToolError& e) {
-    fprintf(stderr, "vproc: %s\n", e.what());
-    status = e.status();
-  } catch (const std::exception& e) {
-    fprintf(stderr, "vproc: %s\n", e.what());
-    status = kExitUsage;
-  }
-  if (fflush(stdout) != 0 || ferror(stdout)) {
-    fprintf(stderr, "vproc: write error: %s\n", strerror(errno));
-    if (status == 0) status = kExitFailed;
-  }
-  return status;
+  return vproc::tools::run_tool_main("vproc", [&] { return vproc::tools::run(argc, argv); });
 }
