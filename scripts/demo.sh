@@ -4,8 +4,9 @@
 #   vproc-run and watch them with `vproc ps`;  4. signal one by virtual PID;
 #   5. checkpoint the running program, look inside the image, kill it and
 #   restore it: same vpid, it carries on counting;  6. a bash whose $$ and $!
-#   are virtual PIDs;  7. stop the daemon and clean up.
-# Migration between nodes will join at the marked place.
+#   are virtual PIDs (after 5b: a two-node cluster on 127.0.0.1, where the
+#   ticker migrates alpha -> beta -> alpha -> beta while it runs);  7. stop the
+#   daemons and clean up.
 #
 #   sudo ./scripts/demo.sh        (root only to install missing packages)
 set -euo pipefail
@@ -23,6 +24,8 @@ ticker_pid=
 cleanup() {
   [[ -n $ticker_pid ]] && kill "$ticker_pid" 2>/dev/null || true
   stop_daemon "$tmp/vprocd.pid"
+  stop_daemon "$tmp/alpha.pid"
+  stop_daemon "$tmp/beta.pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -30,7 +33,7 @@ trap cleanup EXIT
 say "Installing missing packages and building vproc in $build"
 "$repo/scripts/install-deps.sh"
 if ! { cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-       cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc vproc-restorer family ticker whoami; } \
+       cmake --build "$build" -j2 --target vprocd vproc-run vproc_cli vproc vproc-restorer vproc-shadow vproc_migrate family ticker whoami; } \
      >"$tmp/build.log" 2>&1 </dev/null; then
   tail -n 40 "$tmp/build.log"
   echo "demo: the build failed (the last lines of its log are above)" >&2
@@ -86,11 +89,6 @@ show vproc ps
 echo "Same vpid $vpid, new real PID $ticker_pid; the count goes on where it stopped:"
 show tail -n 3 "$tmp/ticker.out"
 
-# ---------------------------------------------------------------------------
-# MIGRATE: the next steps of the demo go here: migrate the ticker to a second
-# node daemon and show it in `vproc ps --node ...`.
-# ---------------------------------------------------------------------------
-
 show vproc kill "$vpid"
 status=0
 wait "$ticker_pid" || status=$?
@@ -98,6 +96,44 @@ ticker_pid=
 echo "The ticker ended with status $status (128 + SIGTERM's 15)."
 show tail -n 2 "$tmp/ticker.out"
 show vproc ps
+
+say "A two-node cluster on this machine: alpha and beta, on 127.0.0.1"
+port=$((20000 + RANDOM % 20000))
+head -c 32 /dev/urandom >"$tmp/cluster.key"
+chmod 600 "$tmp/cluster.key"
+printf 'secret cluster.key\nalpha 127.0.0.1:%d\nbeta 127.0.0.1:%d\n' "$port" $((port + 1)) >"$tmp/cluster"
+show cat "$tmp/cluster"
+mkdir -p "$tmp/alpha" "$tmp/beta"
+show vprocd --cluster "$tmp/cluster" --node alpha --socket "$tmp/alpha/vprocd.sock" --pidfile "$tmp/alpha.pid"
+show vprocd --cluster "$tmp/cluster" --node beta --socket "$tmp/beta/vprocd.sock" --pidfile "$tmp/beta.pid"
+export VPROC_SOCKET=$tmp/alpha/vprocd.sock   # from here on the tools talk to alpha
+vproc-run ticker -i 300 >"$tmp/migrating.out" &
+ticker_pid=$!
+sleep 1
+show vproc ps
+vpid=$(vproc ps | awk -v p="$ticker_pid" '$3 == p { print $1 }')
+[[ -n $vpid ]] || { echo "demo: the ticker (pid $ticker_pid) is not in 'vproc ps'" >&2; exit 1; }
+
+say "Migrate it while it runs: alpha -> beta; its vpid stays $vpid"
+show migrate "$vpid" beta
+show vproc ps
+echo "(Its output still arrives here: the process it was stays on alpha as its shadow and relays it.)"
+sleep 1
+show tail -n 3 "$tmp/migrating.out"
+show migrate "$vpid" alpha
+show vproc ps --node alpha
+show migrate "$vpid" beta
+sleep 1
+show tail -n 2 "$tmp/migrating.out"
+show vproc kill "$vpid"
+status=0
+wait "$ticker_pid" || status=$?
+ticker_pid=
+echo "Killed on beta; its parent here saw status $status (128 + SIGTERM's 15), as without migration."
+show tail -n 2 "$tmp/migrating.out"
+stop_daemon "$tmp/alpha.pid"
+stop_daemon "$tmp/beta.pid"
+export VPROC_SOCKET=$tmp/vprocd.sock
 
 say "A bash under vproc-run: \$\$ and \$! are virtual PIDs, and kill/wait take them"
 cat >"$tmp/job.sh" <<'SCRIPT'
