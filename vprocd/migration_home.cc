@@ -20,19 +20,14 @@ uint32_t Migrations::location_of(VPid v) const {
 
 Status Migrations::on_relocated(const RelocatedMsg& m) {
   VPid v{m.vpid};
-  // Coming home: the runner took the record at its Restored (ProcessTable::add_guest).
-  int node = m.node == peers_.self() ? -1 : int(m.node);
   const ProcessRecord* rec = table_.find(v);
   if (!rec || rec->guest) return Status::failure(ESRCH, strf("vpid %u has no home record here", m.vpid));
-  if (node < 0) {
-    ProcessRecord copy = *rec;
-    if (copy.location < 0 && copy.migration == m.migration) return Status::success();  // said twice
+  // Coming home needs no change: the runner took the record at its Restored
+  // (ProcessTable::add_guest). Elsewhere: the record says where it runs now.
+  if (m.node != peers_.self()) {
+    Status s = table_.set_location(v, int(m.node), m.migration);
+    if (!s.ok()) return s;
   }
-  Status s = node < 0 ? Status::success() : table_.set_location(v, node, m.migration);
-  if (node < 0) {
-    // Its location is "here" since add_guest; remember the migration.
-  }
-  if (!s.ok()) return s;
   push_channels(v, m.migration);
   return Status::success();
 }
