@@ -163,9 +163,9 @@ uint64_t choose_hole(const Image& img, uint64_t len) {
 }
 
 Plan build_plan(const Image& img, const PlanOptions& opt, const PlanFds& fds) {
-  if (img.threads.size() != 1)
-    throw RestoreError("the image has " + std::to_string(img.threads.size()) +
-                       " threads; only single-threaded processes can be restored");
+  // The restorer resumes the main thread, threads[0]; it re-creates the
+  // others (libvproc/ckpt_threads.h).
+  if (img.threads.empty()) throw RestoreError("the image has no thread");
   if (img.sigactions.size() > 64) throw RestoreError("the image has more than 64 signal actions");
   if (img.process.auxv.size() > 4096) throw RestoreError("the image's auxiliary vector is too large");
 

@@ -93,9 +93,11 @@ void check_layout(const image::Image& img) {
   for (const Range& r : {img.kernel.vvar, img.kernel.vvar_vclock, img.kernel.vdso})
     if (!r.empty() && overlaps(r.start, r.end, lo, hi)) refuse(r.start, r.end);
   if (img.threads.empty()) throw RestoreError("the image has no thread");
-  if (img.threads.size() > 1)
+  // The library re-creates the other threads from its own record of them,
+  // which has room for this many (libvproc/ckpt_state.h).
+  if (img.threads.size() > 512)
     throw RestoreError("the image has " + std::to_string(img.threads.size()) +
-                       " threads; only single-threaded processes can be restored");
+                       " threads; at most 512 can be restored");
 }
 
 std::vector<int> open_mapped_files(const image::Image& img) {

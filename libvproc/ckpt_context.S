@@ -106,3 +106,51 @@ vproc_ckpt_run_snapshot:
         .cfi_endproc
         .size   vproc_ckpt_run_snapshot, .-vproc_ckpt_run_snapshot
         .section .note.GNU-stack,"",@progbits
+
+/* vproc_ckpt_clone_resume(flags, regs, tls, tid_address, value): a new thread
+ * of this process (clone with `flags`, TLS `tls`, parent/child tid at
+ * `tid_address`) that continues where vproc_ckpt_save(regs) was called, as if
+ * it returned `value` there: it takes the saved callee-saved registers and
+ * stack pointer and jumps to the saved return address. Nothing runs on the
+ * new task before that, so it needs no stack of its own. Returns the new
+ * thread's tid or -errno in the caller. */
+        .text
+        .globl  vproc_ckpt_clone_resume
+        .hidden vproc_ckpt_clone_resume
+        .type   vproc_ckpt_clone_resume, @function
+vproc_ckpt_clone_resume:
+        .cfi_startproc
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        movq    %rsi, %r12             /* regs: callee-saved, the child has it too */
+        movq    %r8, %r13              /* value */
+        movq    %rdx, %r8              /* tls */
+        movq    %rcx, %rdx             /* parent_tid */
+        movq    %rcx, %r10             /* child_tid */
+        movq    48(%r12), %rsi         /* stack: the saved one */
+        movl    $56, %eax              /* __NR_clone */
+        syscall
+        testq   %rax, %rax
+        jnz     1f
+        /* child: become the saved thread */
+        .cfi_undefined rip
+        movq    %r13, %rax
+        movq    0(%r12), %rbx
+        movq    8(%r12), %rbp
+        movq    24(%r12), %r13
+        movq    32(%r12), %r14
+        movq    40(%r12), %r15
+        movq    48(%r12), %rsp
+        movq    56(%r12), %rcx
+        movq    16(%r12), %r12
+        jmp     *%rcx
+1:      popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        ret
+        .cfi_endproc
+        .size   vproc_ckpt_clone_resume, .-vproc_ckpt_clone_resume
+        .section .note.GNU-stack,"",@progbits

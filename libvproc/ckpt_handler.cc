@@ -30,6 +30,8 @@
 
 #include "ckpt_internal.h"
 #include "ckpt_migrate.h"
+#include "ckpt_quiesce.h"
+#include "ckpt_threads.h"
 #include "ckpt_restart.h"
 #include "diag.h"
 #include "libc_boundary.h"
@@ -67,9 +69,13 @@ void note_xstate(CkptThread& t, const ucontext_t* uc) {
   t.xstate_size = xstate_size;
 }
 
+}  // namespace
+
 void capture_thread(CkptThread& t, const ucontext_t* uc) {
   t.tid = uint32_t(raw::sys(SYS_gettid));
-  t.vtid = t_vtid ? t_vtid : state().self.value;
+  t.new_tid = int(t.tid);
+  // A thread that never asked for its vtid has none yet.
+  t.vtid = t_vtid ? t_vtid : t.tid == uint32_t(raw::sys(SYS_getpid)) ? state().self.value : 0;
   raw::sys(SYS_arch_prctl, ARCH_GET_FS, &t.fs_base);
   raw::sys(SYS_arch_prctl, ARCH_GET_GS, &t.gs_base);
   t.frame = reinterpret_cast<uint64_t>(uc);
@@ -97,6 +103,8 @@ void capture_thread(CkptThread& t, const ucontext_t* uc) {
   raw::sys(SYS_prctl, PR_GET_NAME, t.comm, 0, 0, 0);
   note_xstate(t, uc);
 }
+
+namespace {
 
 // Interval timers are per process but not inherited by fork: the snapshot
 // cannot read them, so they are taken here.
@@ -130,12 +138,12 @@ int count_threads() {
   return n;
 }
 
-// This thread's children, live or zombie (/proc/self/task/TID/children).
+// Thread `tid`'s children, live or zombie (/proc/self/task/TID/children),
+// added to c.children.
 void note_children(CkptState& c, long tid) {
   char path[64] = "/proc/self/task/";
   format_u64(uint64_t(tid), path + strlen(path));
   memcpy(path + strlen(path), "/children", 10);
-  c.child_count = 0;
   long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   char buf[512];
@@ -198,10 +206,81 @@ int take_snapshot(CkptState& c, bool wait_result, CkptLocalResult* result, bool 
   return err;
 }
 
+// A restored process's threads come back here from the snapshot (the
+// restorer resumes the main thread; it re-creates the others).
+void resumed_after_restore(long resumed) {
+  CkptState& cs = state().ckpt;
+  if (raw::sys(SYS_gettid) != raw::sys(SYS_getpid)) {
+    thread_restored(*reinterpret_cast<CkptThread*>(resumed));
+    return;
+  }
+  // Everything here must come from globals: locals of this frame are the
+  // values they had when the snapshot's memory was copied.
+  finish_restore(reinterpret_cast<const vproc_restore_info*>(resumed));
+  cs.local_result.error = 0;
+  cs.local_result.message[0] = 0;
+  cs.local_result.restored = true;
+  run_restore_callbacks();
+  release_restored_threads(cs);
+}
+
+// Stores a request that must wait (ckpt_hooks.cc re-sends it); false if
+// the section that made it wait ended meanwhile, and it is to be served now.
+bool defer_request(CkptState& c, uint32_t id, uint32_t flags) {
+  c.deferred.store(id | (flags << 24) | 0x80000000u, std::memory_order_release);
+  // The outermost allow() may have run between the check and the store; if
+  // so, nobody will re-send the request: take it back and serve it now.
+  return c.critical_depth.load(std::memory_order_acquire) > 0 ||
+         c.deferred.exchange(0, std::memory_order_acq_rel) == 0;
+}
+
+// The leader's work once the other threads are parked: record itself, take
+// the snapshot, and (in the original) let the others go.
+void checkpoint_parked(CkptState& c, int self_tid, const ucontext_t* uc) {
+  c.child_count = 0;
+  for (int i = 0; i < c.thread_count; ++i)
+    if (c.quiesce.slot_state[i].load(std::memory_order_acquire) == CkptQuiesce::kParked)
+      note_children(c, c.quiesce.slot_tid[i]);
+  int self = 0;
+  for (int i = 0; i < c.thread_count; ++i)
+    if (c.quiesce.slot_tid[i] == self_tid) self = i;
+  capture_thread(c.threads[self], uc);
+  compact_slots(c);
+  for (int i = 0; i < c.thread_count; ++i)
+    if (c.quiesce.slot_tid[i] == self_tid) self = i;
+  c.task_count = count_threads();
+  capture_itimers(c);
+  c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);
+
+  long resumed = vproc_ckpt_save(&state().ckpt.threads[self].resume);
+  if (resumed != 0) {
+    resumed_after_restore(resumed);
+    return;
+  }
+  CkptState& cs = state().ckpt;
+  bool local = cs.request_id == 0;
+  // A migration's checkpoint comes from the daemon, and its verdict rules
+  // out --stop.
+  bool migrate = !local && (cs.request_flags & kCkptMigrate);
+  bool stop = !migrate && (cs.request_flags & kCkptStop);
+  cs.local_result.restored = false;
+  int err = take_snapshot(cs, local || stop || migrate, &cs.local_result, migrate);
+  if (local) cs.local_result.error = err ? -err : 0;
+  // --stop: the image is the process's continuation, so nothing may run
+  // after the snapshot; SIGSTOP cannot be blocked, and stops every thread
+  // (the parked ones included) before we release them.
+  if (stop && err == 0) raw::sys(SYS_kill, raw::sys(SYS_getpid), SIGSTOP);
+}
+
 void handler(int sig, siginfo_t* si, void* ucv) {
   int saved_errno = errno;
   CkptState& c = state().ckpt;
   uint64_t value = si ? uint64_t(reinterpret_cast<uintptr_t>(si->si_value.sival_ptr)) : 0;
+  if (si && si->si_code == SI_QUEUE && is_park_value(value) && si->si_pid == raw::sys(SYS_getpid)) {
+    park_thread(c, value, ucv);  // another thread is checkpointing us
+    errno = saved_errno;
+    return;
+  }
   if (!si || si->si_code != SI_QUEUE || !is_ckpt_request_value(value)) {
     forward_to_program(sig, si, ucv);  // the program's own use of this signal
     errno = saved_errno;
@@ -209,58 +288,58 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   }
   note_ckpt_interruption(ucv);  // a sleep or wait it cut short goes on (ckpt_restart.h)
   uint32_t id = uint32_t(value & 0xffffff), flags = uint32_t((value >> 24) & 0xff);
-  if (c.critical_depth.load(std::memory_order_acquire) > 0) {
-    c.deferred.store(id | (flags << 24) | 0x80000000u, std::memory_order_release);
-    // The outermost allow() may have run between the check and the store; if
-    // so, nobody will re-send the request: take it back and serve it now.
-    if (c.critical_depth.load(std::memory_order_acquire) > 0 ||
-        c.deferred.exchange(0, std::memory_order_acq_rel) == 0) {
-      errno = saved_errno;
-      return;
-    }
+  if (c.critical_depth.load(std::memory_order_acquire) > 0 && !defer_request(c, id, flags)) {
+    errno = saved_errno;
+    return;
+  }
+  const int self_tid = int(raw::sys(SYS_gettid));
+  int idle = 0;
+  if (!c.quiesce.leader.compare_exchange_strong(idle, self_tid, std::memory_order_acq_rel)) {
+    // Another thread is checkpointing the process (and will park us as soon
+    // as we return): it serves this request when it is done.
+    c.quiesce.waiting_request.store(value, std::memory_order_release);
+    errno = saved_errno;
+    return;
   }
   wait_for_populate(c);
   run_checkpoint_callbacks();
   c.request_id = id;
   c.request_flags = flags;
-  c.thread_count = 1;
-  // Only the calling thread is captured so far (issue: multi-threaded
-  // checkpoints); the snapshot refuses when there are others.
   // The executable, while the kernel still names it right (a restored
   // process keeps the one its image recorded).
   if (c.generation == 0) {
     long n = raw::sys(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", c.exe_path, sizeof c.exe_path - 1);
     c.exe_path[n > 0 ? n : 0] = 0;
   }
-  c.task_count = count_threads();
-  note_children(c, raw::sys(SYS_gettid));
-  capture_thread(c.threads[0], static_cast<const ucontext_t*>(ucv));
-  capture_itimers(c);
-  c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);
-
-  long resumed = vproc_ckpt_save(&state().ckpt.threads[0].resume);
-  if (resumed == 0) {
-    CkptState& cs = state().ckpt;
-    bool local = cs.request_id == 0;
-    // A migration's checkpoint comes from the daemon, and its verdict rules
-    // out --stop.
-    bool migrate = !local && (cs.request_flags & kCkptMigrate);
-    bool stop = !migrate && (cs.request_flags & kCkptStop);
-    cs.local_result.restored = false;
-    int err = take_snapshot(cs, local || stop || migrate, &cs.local_result, migrate);
-    if (local) cs.local_result.error = err ? -err : 0;
-    // --stop: the image is the process's continuation, so nothing may run
-    // after the snapshot; SIGSTOP cannot be blocked, and stops us right here.
-    if (stop && err == 0) raw::sys(SYS_kill, raw::sys(SYS_getpid), SIGSTOP);
-  } else {
-    // Everything here must come from globals: locals of this frame are the
-    // values they had when the snapshot's memory was copied.
-    finish_restore(reinterpret_cast<const vproc_restore_info*>(resumed));
-    CkptState& cs = state().ckpt;
-    cs.local_result.error = 0;
-    cs.local_result.message[0] = 0;
-    cs.local_result.restored = true;
-    run_restore_callbacks();
+  int self_slot = 0;
+  int qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce_refusal, sizeof c.quiesce_refusal);
+  if (qerr == 0 && c.critical_depth.load(std::memory_order_acquire) > 0) {
+    // A thread entered a section without checkpoints before it parked.
+    release_threads(c);
+    if (!defer_request(c, id, flags)) {
+      errno = saved_errno;
+      return;
+    }
+    c.quiesce.leader.store(self_tid, std::memory_order_release);
+    qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce_refusal, sizeof c.quiesce_refusal);
+  }
+  if (qerr == 0) c.quiesce_refusal[0] = 0;
+  if (qerr != 0) {
+    // The snapshot's writer reports the refusal (as any other) to whoever
+    // asked; it finds only this thread recorded.
+    c.thread_count = 1;
+    c.quiesce.slot_tid[0] = self_tid;
+    c.quiesce.slot_state[0].store(CkptQuiesce::kParked, std::memory_order_release);
+    c.quiesce.leader.store(self_tid, std::memory_order_release);
+  }
+  checkpoint_parked(c, self_tid, static_cast<const ucontext_t*>(ucv));
+  CkptState& cs = state().ckpt;
+  if (raw::sys(SYS_gettid) == self_tid && cs.quiesce.leader.load(std::memory_order_acquire) == self_tid) {
+    release_threads(cs);
+    // A request that reached another thread meanwhile: ours again, once the
+    // handler returns (everything is blocked until then).
+    if (uint64_t w = cs.quiesce.waiting_request.exchange(0, std::memory_order_acq_rel))
+      queue_to_thread(self_tid, sig, w);
   }
   errno = saved_errno;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <signal.h>
+#include <ucontext.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,10 @@ inline void copy_cstr(char* out, size_t cap, const char* s) {
   for (; s && s[i] && i + 1 < cap; ++i) out[i] = s[i];
   if (cap) out[i] = 0;
 }
+
+// ckpt_handler.cc: records the calling thread as the checkpoint signal
+// found it (`uc` is its frame).
+void capture_thread(CkptThread& t, const ucontext_t* uc);
 
 // ckpt_writer.cc: the snapshot process's whole life. Never returns.
 [[noreturn]] void snapshot_main();

@@ -190,7 +190,7 @@ int write_metadata(Scratch& s, ImageOut& out, const ProcessFacts& f, const CkptS
       b.setRseqArea(t.rseq_area);
       b.setRseqLen(t.rseq_len);
       b.setRseqSig(t.rseq_sig);
-      b.setComm(f.comm);
+      b.setComm(t.comm);
     }
     auto sa = img.initSigactions(64);
     for (unsigned i = 0; i < 64; ++i) {

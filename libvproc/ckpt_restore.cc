@@ -21,6 +21,7 @@
 #include "ckpt_handler.h"
 #include "ckpt_internal.h"
 #include "ckpt_maps.h"
+#include "ckpt_threads.h"
 #include "raw_syscall.h"
 #include "runtime_paths.h"
 #include "state.h"
@@ -29,24 +30,6 @@ extern "C" long vproc_ckpt_clone_thread(void* stack_top, int* ctid);
 
 namespace vproc::lib {
 namespace {
-
-// glibc's per-thread registrations, lost with the old task (PITFALLS 7-9).
-void reregister_thread(const CkptThread& t, long tid) {
-  if (t.tid_address) {
-    raw::sys(SYS_set_tid_address, t.tid_address);
-    // glibc caches the tid in its thread descriptor (pthread_kill, mutex
-    // owners of this thread from now on).
-    *reinterpret_cast<int*>(t.tid_address) = int(tid);
-  }
-  if (t.robust_list) raw::sys(SYS_set_robust_list, t.robust_list, t.robust_len);
-  if (t.rseq_area) {
-    auto* r = reinterpret_cast<struct rseq*>(t.rseq_area);
-    r->cpu_id_start = 0;
-    r->cpu_id = uint32_t(RSEQ_CPU_ID_UNINITIALIZED);
-    r->rseq_cs = 0;
-    raw::sys(SYS_rseq, t.rseq_area, t.rseq_len, 0, t.rseq_sig);
-  }
-}
 
 void restore_itimers(const CkptState& c) {
   for (int which = 0; which < 3; ++which) {
@@ -156,6 +139,8 @@ void finish_restore(const vproc_restore_info* info) {
   }
   adopt_daemon(st, ri);
   reset_library(st, pid, tid);
+  c.quiesce.leader.store(0, std::memory_order_relaxed);
+  c.quiesce.waiting_request.store(0, std::memory_order_relaxed);
   // A guest's parent does not run here: its kernel parent is the keeper.
   st.guest = ri.migration != 0;
   if (st.guest) st.parent_real = RealPid{};
@@ -164,6 +149,7 @@ void finish_restore(const vproc_restore_info* info) {
   c.image_ino = ri.image_ino;
   c.image_fd = ri.image_fd;
   c.restore_flags = ri.flags;
+  recreate_threads(c);  // they wait for the handler's end (ckpt_threads.h)
   // An exec must not hand the image (and its lease) to the next program.
   if (ri.image_fd >= 0) raw::sys(SYS_fcntl, ri.image_fd, F_SETFD, FD_CLOEXEC);
   for (auto& t : c.populate_tid) t.store(0, std::memory_order_relaxed);

@@ -33,6 +33,32 @@ struct CkptThread {
   char comm[16] = {};      // the thread's name (PR_GET_NAME)
   uint64_t xfeatures = 0;  // from the frame's sw_reserved
   uint32_t xstate_size = 0;
+  int new_tid = 0;  // after a restore: the task that continues it
+};
+
+// Threads of the process while one of them checkpoints it (ckpt_quiesce.h):
+// the leader parks the others in the checkpoint handler, so the snapshot
+// holds every thread stopped at a known place, and releases them afterwards.
+struct CkptQuiesce {
+  static constexpr int kMaxThreads = 512;
+  enum SlotState : int { kSent = 0, kParked = 1, kGone = 2 };
+  std::atomic<int> leader{0};      // real tid of the thread checkpointing us, 0: none
+  std::atomic<uint32_t> round{0};  // park requests carry it: a late one is ignored
+  std::atomic<int> parked{0};      // futex: threads parked in this round
+  std::atomic<uint32_t> release{0};  // futex: bumped to let the parked ones go
+  std::atomic<int> slot_state[kMaxThreads] = {};
+  int slot_tid[kMaxThreads] = {};
+  // A request that came to another thread while one led (served after).
+  std::atomic<uint64_t> waiting_request{0};
+  // Restore: the re-created threads report in, then wait for the main thread.
+  std::atomic<int> arrived{0};
+  std::atomic<uint32_t> restore_release{0};
+};
+
+// A thread's earlier kernel tids (from before restores) and the one it has
+// now: glibc records owners of mutexes by tid (ckpt_threads.h).
+struct TidAlias {
+  int old_tid, tid;
 };
 
 
@@ -65,10 +91,15 @@ struct CkptState {
   CkptCallbacks callbacks;
 
   // Captured by the handler before the snapshot.
-  CkptThread threads[1];
+  CkptThread threads[CkptQuiesce::kMaxThreads];  // [0]: the main thread
   int thread_count = 0;
+  CkptQuiesce quiesce;
+  char quiesce_refusal[400] = {};  // why the threads could not be stopped, "" if they were
+  static constexpr int kMaxAliases = 1024;
+  TidAlias aliases[kMaxAliases] = {};
+  std::atomic<int> alias_count{0};  // nonzero only after a restore with threads
   int task_count = 0;  // kernel tasks of the process at the checkpoint
-  // Its children (live or not yet waited for) at the checkpoint: they are not
+  // Its threads' children (live or not yet waited for) at the checkpoint: they are not
   // part of an image, and a restored parent could not wait for them.
   int child_count = 0;
   uint32_t children[8] = {};  // the first few, real pids

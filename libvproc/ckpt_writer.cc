@@ -205,10 +205,13 @@ bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
     o.fail(EIO, "cannot read /proc/self/maps");
   } else if (job_spec(c, o, flags)) {
     out.embed_files = flags & kCkptEmbedFiles;
-    if (c.task_count > c.thread_count) {
+    if (c.quiesce_refusal[0]) {
+      out.refusals.add(c.quiesce_refusal);
+    } else if (c.task_count > c.thread_count) {
+      // Only the parked threads are in the image (ckpt_quiesce.h).
       char n[24] = {};
       append_num(n, sizeof n, uint64_t(c.task_count));
-      out.refusals.add("the process has ", n, " threads: multi-threaded processes are not saved yet");
+      out.refusals.add("the process has ", n, " threads, and not all of them could be stopped");
     }
     if (c.child_count > 0) {
       // Named by vpid where the shared table knows them.

@@ -11,6 +11,7 @@
 #include "state.h"
 #include "vpid_space.h"
 #include "vtid.h"
+#include "ckpt_threads.h"
 #include "preload_rules.h"
 
 namespace vproc::lib {
@@ -73,6 +74,8 @@ long to_real(pid_t pid, Want want) {
   const VPid v{uint32_t(pid)};
   if (v == st.self) return st.self_real.value;
   if (want == Want::Thread && v.value == t_vtid) return raw::sys(SYS_gettid);
+  if (want == Want::Thread)
+    if (int t = restored_thread_tid(v.value)) return t;  // ckpt_threads.h
   if (RealPid r = child_table().real_of(v)) return r.value;
   if (home_node_of(v) != st.node_index) {
     // A guest's child knows its parent (another node's vpid) without asking.
@@ -118,6 +121,7 @@ pid_t to_virtual_pid(pid_t real) { return to_virtual(real); }
 pid_t to_virtual_pgid(pid_t real) { return to_virtual(real); }
 pid_t to_virtual_tid(pid_t real) {
   if (real > 0 && real == raw::sys(SYS_gettid)) return pid_t(current_vtid());
+  if (uint32_t v = restored_thread_vtid(real)) return pid_t(v);
   return to_virtual(real);
 }
 
