@@ -166,7 +166,10 @@ std::string render_inspect_text(const InspectReport& r) {
   o += format("\nthreads: %zu\n", img.threads.size());
   for (size_t i = 0; i < img.threads.size(); ++i) {
     const Thread& t = img.threads[i];
-    o += format("  thread %u (tid %u, \"%s\"): ip %s, sp %s, blocked %s\n", t.vtid, t.tid, t.comm.c_str(),
+    // A thread that never asked for its vtid has none (libvproc/vtid.h).
+    std::string name = i == 0 ? format("main thread %u", t.vtid)
+                              : t.vtid ? format("thread %u", t.vtid) : std::string("thread");
+    o += format("  %s (tid %u, \"%s\"): ip %s, sp %s, blocked %s\n", name.c_str(), t.tid, t.comm.c_str(),
                 hex(t.ip).c_str(), hex(t.sp).c_str(), signal_mask(t.sigmask).c_str());
     const auto& frames = r.stacks[i];
     for (size_t k = 0; k < frames.size(); ++k) o += "    " + format_frame(k, frames[k]) + "\n";
