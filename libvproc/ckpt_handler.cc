@@ -296,8 +296,12 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   int idle = 0;
   if (!c.quiesce.leader.compare_exchange_strong(idle, self_tid, std::memory_order_acq_rel)) {
     // Another thread is checkpointing the process (and will park us as soon
-    // as we return): it serves this request when it is done.
-    c.quiesce.waiting_request.store(value, std::memory_order_release);
+    // as we return). It serves the daemon's request when it is done; the C
+    // API's caller asks again (ckpt_hooks.cc).
+    if (id == 0)
+      c.local_result.error = kCkptOtherLeader;
+    else
+      c.quiesce.waiting_request.store(value, std::memory_order_release);
     errno = saved_errno;
     return;
   }

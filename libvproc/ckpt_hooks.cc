@@ -131,9 +131,21 @@ int checkpoint_self(const char* path, uint32_t flags, char* message, unsigned ca
   if (err) {
     copy_cstr(message, cap, "the image path cannot be made absolute");
   } else {
-    c.local_result.error = kNoAnswer;
-    c.local_result.message[0] = 0;
-    send_request(sig, ckpt_request_value(0, flags));
+    // Another thread's checkpoint parks us once the request returns; ours
+    // goes again after it (a millisecond apart, a few seconds at most).
+    for (int tries = 0; tries < 5000; ++tries) {
+      c.local_result.error = kNoAnswer;
+      c.local_result.message[0] = 0;
+      send_request(sig, ckpt_request_value(0, flags));
+      if (c.local_result.error != kCkptOtherLeader) break;
+      struct timespec ms = {0, 1000000};
+      raw::sys(SYS_nanosleep, &ms, nullptr);
+    }
+    if (c.local_result.error == kCkptOtherLeader) {
+      copy_cstr(c.local_result.message, sizeof c.local_result.message,
+                "another thread kept checkpointing the process");
+      c.local_result.error = EBUSY;
+    }
     // Here in the process that took the checkpoint, and in the restored one.
     const CkptLocalResult& res = c.local_result;
     if (res.error == kNoAnswer) {

@@ -24,6 +24,10 @@ inline void copy_cstr(char* out, size_t cap, const char* s) {
   if (cap) out[i] = 0;
 }
 
+// Not an errno value: the handler left a local request unanswered because
+// another thread was checkpointing the process (CkptLocalResult::error).
+inline constexpr int kCkptOtherLeader = -2;
+
 // ckpt_handler.cc: records the calling thread as the checkpoint signal
 // found it (`uc` is its frame).
 void capture_thread(CkptThread& t, const ucontext_t* uc);
