@@ -206,6 +206,8 @@ int take_snapshot(CkptState& c, bool wait_result, CkptLocalResult* result, bool 
   return err;
 }
 
+}  // namespace
+
 // A restored process's threads come back here from the snapshot (the
 // restorer resumes the main thread; it re-creates the others).
 void resumed_after_restore(long resumed) {
@@ -223,6 +225,8 @@ void resumed_after_restore(long resumed) {
   run_restore_callbacks();
   release_restored_threads(cs);
 }
+
+namespace {
 
 // Stores a request that must wait (ckpt_hooks.cc re-sends it); false if
 // the section that made it wait ended meanwhile, and it is to be served now.

@@ -32,6 +32,11 @@ inline constexpr int kCkptOtherLeader = -2;
 // found it (`uc` is its frame).
 void capture_thread(CkptThread& t, const ucontext_t* uc);
 
+// ckpt_handler.cc: where every thread of a restored process comes back from
+// vproc_ckpt_save(): the main thread with the restorer's info, the others
+// with their record (ckpt_threads.h).
+void resumed_after_restore(long resumed);
+
 // ckpt_writer.cc: the snapshot process's whole life. Never returns.
 [[noreturn]] void snapshot_main();
 

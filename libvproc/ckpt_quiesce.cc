@@ -247,9 +247,9 @@ void park_thread(CkptState& c, uint64_t value, void* ucontext) {
   capture_thread(c.threads[slot], static_cast<const ucontext_t*>(ucontext));
   long resumed = vproc_ckpt_save(&state().ckpt.threads[slot].resume);
   if (resumed != 0) {
-    // A restored process: the main thread re-created this one (locals are as
-    // they were when the snapshot was taken; `resumed` is our record).
-    thread_restored(*reinterpret_cast<CkptThread*>(resumed));
+    // A restored process (locals are as they were when the snapshot was
+    // taken): the main thread from the restorer, another one re-created.
+    resumed_after_restore(resumed);
     return;
   }
   CkptQuiesce& qs = state().ckpt.quiesce;
