@@ -23,6 +23,12 @@ int ckpt_signal_number();
 // Null otherwise (not restored, or another path).
 const char* restored_exe_for(const char* proc_path);
 
+// The vpid of a child that was recorded before the last restore under real
+// pid `real` (0 if none): a wait() the checkpoint interrupted just after the
+// kernel reaped that child reports it only after the restore, when the child
+// table belongs to the new life.
+uint32_t child_before_restore(uint32_t real);
+
 // Takes a checkpoint of this process now, from the calling thread (C API).
 // Returns 0 or -errno; `message` gets the writer's explanation of a failure.
 int ckpt_self(const char* path, uint32_t flags, char* message, unsigned message_cap);

@@ -124,7 +124,37 @@ void abandon(CkptState& c) {
 
 }  // namespace
 
-int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* why, size_t cap) {
+namespace {
+
+// Does task `tid` block signal `sig` (SigBlk in /proc/self/task/TID/status)?
+bool task_blocks(int tid, int sig) {
+  char path[64] = "/proc/self/task/";
+  format_u64(uint64_t(tid), path + strlen(path));
+  memcpy(path + strlen(path), "/status", 8);
+  long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[2048];
+  long n = raw::sys(SYS_read, fd, buf, sizeof buf - 1);
+  raw::sys(SYS_close, fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char* p = strstr(buf, "SigBlk:");
+  if (!p) return false;
+  p += 7;
+  while (*p == ' ' || *p == '\t') ++p;
+  uint64_t mask = 0;
+  for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); ++p)
+    mask = mask << 4 | uint64_t(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+  return (mask >> (sig - 1)) & 1;
+}
+
+// How long a round waits for a thread that blocks the signal before it lets
+// everybody go and tries again.
+constexpr int64_t kBlockedRetryNs = 20'000'000;
+
+// One round of parking: 0 when everybody is parked, -EAGAIN when a thread
+// blocks the signal for now (the parked ones are released), else -errno.
+int park_round(CkptState& c, int sig, int self_tid, int* self_slot, int64_t deadline, char* why, size_t cap) {
   CkptQuiesce& q = c.quiesce;
   const long pid = raw::sys(SYS_getpid);
   const uint32_t round = q.round.fetch_add(1, std::memory_order_acq_rel) + 1;
@@ -161,7 +191,7 @@ int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* w
       q.slot_state[slot].store(CkptQuiesce::kGone, std::memory_order_release);
   };
   q.leader.store(self_tid, std::memory_order_release);
-  const int64_t deadline = monotonic_ns() + kParkTimeoutNs;
+  const int64_t started = monotonic_ns();
   int error = 0;
   for (;;) {
     int before = slots;
@@ -187,12 +217,19 @@ int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* w
     for (;;) {
       int parked = q.parked.load(std::memory_order_acquire);
       int waiting = 0;
+      bool blocked = false;
+      const bool look = monotonic_ns() - started > kBlockedRetryNs;
       for (int i = 0; i < slots; ++i)
         if (q.slot_state[i].load(std::memory_order_acquire) == CkptQuiesce::kSent) {
-          if (task_exists(pid, q.slot_tid[i]))
-            ++waiting;
-          else
+          if (!task_exists(pid, q.slot_tid[i])) {
             q.slot_state[i].store(CkptQuiesce::kGone, std::memory_order_release);
+            continue;
+          }
+          ++waiting;
+          // glibc blocks every signal in a thread's last moments (and around
+          // clone in pthread_create): such a thread may wait for a lock a
+          // parked one holds. Let everybody go on, and try again.
+          if (look && task_blocks(q.slot_tid[i], sig)) blocked = true;
         }
       if (waiting == 0) break;
       int64_t left = deadline - monotonic_ns();
@@ -201,18 +238,35 @@ int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* w
         describe_stragglers(q, slots, why, cap);
         break;
       }
-      futex_wait(&q.parked, uint32_t(parked), left < 10'000'000 ? left : 10'000'000);
+      if (blocked) {
+        error = EAGAIN;
+        break;
+      }
+      futex_wait(&q.parked, uint32_t(parked), left < 5'000'000 ? left : 5'000'000);
     }
     if (error) break;
     if (slots == before) break;  // nobody new: nothing runs but us
   }
   if (error) {
     abandon(c);
-    q.leader.store(0, std::memory_order_release);
+    // (Still ours while we try again: a request on another thread waits.)
+    if (error != EAGAIN) q.leader.store(0, std::memory_order_release);
     return -error;
   }
   c.thread_count = slots;
   return 0;
+}
+
+}  // namespace
+
+int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* why, size_t cap) {
+  const int64_t deadline = monotonic_ns() + kParkTimeoutNs;
+  for (;;) {
+    int r = park_round(c, sig, self_tid, self_slot, deadline, why, cap);
+    if (r != -EAGAIN) return r;
+    struct timespec pause = {0, 2'000'000};  // the released threads' moment to get past
+    raw::sys(SYS_nanosleep, &pause, nullptr);
+  }
 }
 
 void compact_slots(CkptState& c) {

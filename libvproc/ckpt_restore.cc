@@ -75,6 +75,14 @@ void reset_library(ProcessState& st, long pid, long tid) {
   st.self_real = RealPid{uint32_t(pid)};
   t_real_tid = int(tid);
   st.parent_real = RealPid{uint32_t(raw::sys(SYS_getppid))};
+  CkptState& c = st.ckpt;
+  c.earlier_child_count = 0;
+  child_table().for_each([&](ChildEntry e) {
+    if (e.reaped || c.earlier_child_count == CkptState::kMaxEarlierChildren) return;
+    c.earlier_children[c.earlier_child_count][0] = e.vpid.value;
+    c.earlier_children[c.earlier_child_count][1] = e.real.value;
+    ++c.earlier_child_count;
+  });
   child_table().clear();
   st.lease.store(0, std::memory_order_relaxed);
   st.conn_fd.store(-1, std::memory_order_relaxed);  // not in the image: nothing to close
@@ -155,6 +163,13 @@ void finish_restore(const vproc_restore_info* info) {
   for (auto& t : c.populate_tid) t.store(0, std::memory_order_relaxed);
   if ((ri.flags & VPROC_RESTORE_LAZY) && ri.image_fd >= 0) start_populating(c);
   if (st.guest) await_resume(st);  // pages are populated meanwhile
+}
+
+uint32_t child_before_restore(uint32_t real) {
+  const CkptState& c = state().ckpt;
+  for (int i = 0; i < c.earlier_child_count; ++i)
+    if (c.earlier_children[i][1] == real) return c.earlier_children[i][0];
+  return 0;
 }
 
 const char* restored_exe_for(const char* proc_path) {

@@ -117,6 +117,13 @@ struct CkptState {
   // home node (ckpt_migrate.h); found at library init, "" if unknown.
   char shadow_path[PATH_MAX] = {};
 
+  // The children recorded as not yet reaped when the image was taken (their
+  // kernel children were gone already), kept by the restore for the wait()
+  // that reaped one just then (ckpt_handler.h child_before_restore).
+  static constexpr int kMaxEarlierChildren = 64;
+  uint32_t earlier_children[kMaxEarlierChildren][2] = {};  // vpid, real
+  int earlier_child_count = 0;
+
   // Left by the last restore (ckpt_restore.cc).
   uint32_t generation = 0;
   uint64_t image_dev = 0, image_ino = 0;  // mappings of this inode are ours to store

@@ -61,17 +61,32 @@ void adopt_robust_list(uint64_t head, int old_tid, int tid) {
   }
 }
 
-// Records that the thread once known as `old_tid` is `tid` now (and so is
-// every thread whose tid `old_tid` had become).
-void note_alias(CkptState& c, int old_tid, int tid) {
-  if (old_tid == tid) return;
+// After re-creating the threads: each thread's checkpoint-time tid leads to
+// its new one. Earlier restores' entries that led to a checkpoint-time tid
+// are carried along; an earlier entry with the same old number gives way
+// (the number means this generation's thread now). Done in one pass after
+// all clones: a new tid may equal another thread's old one.
+void update_aliases(CkptState& c) {
   int n = c.alias_count.load(std::memory_order_acquire);
   for (int i = 0; i < n; ++i)
-    if (c.aliases[i].tid == old_tid) c.aliases[i].tid = tid;
-  if (n < CkptState::kMaxAliases) {
-    c.aliases[n] = {old_tid, tid};
-    c.alias_count.store(n + 1, std::memory_order_release);
+    for (int k = 0; k < c.thread_count; ++k)
+      if (c.aliases[i].tid == int(c.threads[k].tid)) {
+        c.aliases[i].tid = c.threads[k].new_tid;
+        break;
+      }
+  for (int k = 0; k < c.thread_count; ++k) {
+    const CkptThread& t = c.threads[k];
+    int old_tid = int(t.tid);
+    if (old_tid == t.new_tid) continue;
+    int j = 0;
+    while (j < n && c.aliases[j].old_tid != old_tid) ++j;
+    if (j < n) {
+      c.aliases[j].tid = t.new_tid;
+    } else if (n < CkptState::kMaxAliases) {
+      c.aliases[n++] = {old_tid, t.new_tid};
+    }
   }
+  c.alias_count.store(n, std::memory_order_release);
 }
 
 void die(const char* what, long err) {
@@ -109,7 +124,6 @@ void recreate_threads(CkptState& c) {
   q.arrived.store(0, std::memory_order_release);
   const long tid0 = raw::sys(SYS_gettid);
   c.threads[0].new_tid = int(tid0);
-  note_alias(c, int(c.threads[0].tid), int(tid0));
   for (int i = 1; i < c.thread_count; ++i) {
     CkptThread& t = c.threads[i];
     unsigned long flags = kThreadFlags | (t.tid_address ? kTidFlags : 0);
@@ -117,8 +131,8 @@ void recreate_threads(CkptState& c) {
                                        long(reinterpret_cast<uintptr_t>(&t)));
     if (tid < 0) die(t.comm, tid);
     t.new_tid = int(tid);
-    note_alias(c, int(t.tid), int(tid));
   }
+  update_aliases(c);
   // Each reports in once it has re-registered (before that, a signal to it
   // would find glibc's registrations missing).
   for (;;) {
