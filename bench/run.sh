@@ -7,7 +7,8 @@
 # The daemon listens on a socket in a temporary directory and is stopped at the
 # end, whatever happens. Set RUNS (default 200) for the vproc-run startup test,
 # and CKPT=1 to time checkpoint and restore too (bench/ckpt_bench.sh: 1 GiB
-# images in /tmp, about half a minute).
+# images in /tmp, about half a minute), and THREADS_BENCH=1 for checkpoint and
+# restore of a process with 64 threads beside one with 1 (bench/threads_bench.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,4 +68,9 @@ echo "(vproc: under vproc-run with the preload library; /bin/true rows compare '
 if [[ ${CKPT:-0} == 1 ]]; then
   echo
   "$repo/bench/ckpt_bench.sh" "$build"
+fi
+
+if [[ ${THREADS_BENCH:-0} == 1 ]]; then
+  echo
+  "$repo/bench/threads_bench.sh" "$build"
 fi
