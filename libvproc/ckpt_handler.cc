@@ -254,7 +254,6 @@ void checkpoint_parked(CkptState& c, int self_tid, const ucontext_t* uc) {
     if (c.quiesce.slot_tid[i] == self_tid) self = i;
   c.task_count = count_threads();
   capture_itimers(c);
-  c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);
 
   long resumed = vproc_ckpt_save(&state().ckpt.threads[self].resume);
   if (resumed != 0) {
@@ -320,6 +319,8 @@ void handler(int sig, siginfo_t* si, void* ucv) {
     c.exe_path[n > 0 ? n : 0] = 0;
   }
   int self_slot = 0;
+  // The other threads stop from here on: their freeze counts from now.
+  c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);
   int qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce_refusal, sizeof c.quiesce_refusal);
   if (qerr == 0 && c.critical_depth.load(std::memory_order_acquire) > 0) {
     // A thread entered a section without checkpoints before it parked.
