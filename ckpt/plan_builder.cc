@@ -134,8 +134,9 @@ void vma_ops(const Image& img, const Vma& v, const std::vector<Run>& runs, bool 
 
 std::vector<bool> files_to_open(const Image& img) {
   std::vector<bool> need(img.files.size(), false);
+  // A shared mapping is of the file itself, embedded files or not.
   for (const Vma& v : img.vmas)
-    if (maps_file(img, v)) need[size_t(v.file)] = true;
+    if (maps_file(img, v) || (v.kind == VmaKind::SharedFile && v.file >= 0)) need[size_t(v.file)] = true;
   return need;
 }
 

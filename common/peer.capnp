@@ -78,6 +78,8 @@ struct PeerRequest {
     relocated @8 :Relocated;           # source -> home -> ok
     guestChanged @9 :GuestChanged;     # the guest's node -> home -> ok
     killGuest @10 :KillGuest;          # home -> the guest's node -> ok
+    childWait @11 :ChildWait;          # a remote child's node -> its parent's home -> childState
+    filesCheck @12 :FilesCheck;        # source -> target, before the checkpoint -> ok
   }
 }
 
@@ -109,6 +111,42 @@ struct GuestChanged {
   kind @1 :UInt8;
   status @2 :Int32;
   migration @3 :UInt64;
+}
+
+# Children left behind (docs/cluster.md): the next state of a migrated
+# parent's child after `seq`, answered when there is one (or, unchanged, after
+# a while: the asker asks again).
+struct ChildWait {
+  parent @0 :UInt32;
+  child @1 :UInt32;
+  seq @2 :UInt32;
+}
+
+struct ChildState {
+  seq @0 :UInt32;
+  kind @1 :UInt8;
+  status @2 :Int32;
+}
+
+# The files a migrating process uses, which the target must have
+# (vprocd/migration_files.h).
+struct FilesCheck {
+  mapped @0 :List(MappedFileId);
+  open @1 :List(OpenFileId);
+}
+
+struct MappedFileId {
+  path @0 :Text;
+  dev @1 :UInt64;
+  ino @2 :UInt64;
+  size @3 :UInt64;
+  mtimeNs @4 :Int64;
+  contentHash @5 :UInt64;
+}
+
+struct OpenFileId {
+  path @0 :Text;
+  size @1 :UInt64;
 }
 
 struct KillGuest {
@@ -149,6 +187,7 @@ struct PeerReply {
     pong @5 :Pong;
     migrated @6 :Migrated;
     decision @7 :UInt8;        # migration_messages.h Decision
+    childState @8 :ChildState;
   }
 }
 

@@ -30,6 +30,8 @@ struct Request {
     resumed @18 :UInt32;                    # a restored guest (vpid): may I run? (deferred reply)
     guestStatus @19 :GuestStatus;           # a guest's keeper: its wait status changed
     clusterList @20 :ClusterQuery;          # tool: processes / node states of the cluster
+    childReport @21 :ChildReport;           # vproc-shadow: a child of the process it stands in for changed
+    childWait @22 :ChildWait;               # a remote child's stand-in: its next state (deferred reply)
   }
 }
 
@@ -49,6 +51,20 @@ struct GuestStatus {
   vpid @0 :UInt32;
   kind @1 :UInt8;              # 1 exited (status = wait status), 2 stopped, 3 continued
   status @2 :Int32;
+}
+
+# Remote children (docs/cluster.md, "Children left behind").
+struct ChildReport {
+  parent @0 :UInt32;           # the migrated process's vpid (the reporter is its shadow)
+  child @1 :UInt32;            # the child's real pid on the shadow's node
+  kind @2 :UInt8;              # 1 exited (status = wait status), 2 stopped (status = signal), 3 continued
+  status @3 :Int32;
+}
+
+struct ChildWait {
+  parent @0 :UInt32;
+  child @1 :UInt32;            # the child's vpid
+  seq @2 :UInt32;              # the last state the asker has (0: none): answer once there is a newer one
 }
 
 struct CheckpointRequest {
@@ -146,6 +162,7 @@ struct Reply {
     verdict @10 :Verdict;
     shadowEvent @11 :ShadowEvent;
     clusterList @12 :ClusterList;
+    childState @13 :ChildState;
   }
 }
 
@@ -172,6 +189,12 @@ struct ShadowEvent {
   fdMask @2 :UInt8;            # kind 1: which of fd 0,1,2 the passed sockets stand for, in order
 }
 
+struct ChildState {
+  seq @0 :UInt32;              # 0: nothing known yet (the child runs)
+  kind @1 :UInt8;              # as ChildReport's; 0 with seq 0
+  status @2 :Int32;
+}
+
 struct CheckpointSpec {
   path @0 :Text;
   flags @1 :UInt32;
@@ -187,6 +210,8 @@ struct HelloOk {
   lease @1 :Lease;
   nodeIndex @2 :UInt32;
   nodeName @3 :Text;
+  guest @4 :Bool;              # a migrated process (its kernel parent is not its parent) ...
+  parent @5 :UInt32;           # ... whose parent is this (with guest only)
 }
 
 struct Lease {

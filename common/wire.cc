@@ -197,6 +197,17 @@ size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scrat
             c.setVpid(m.vpid);
             c.setKind(uint8_t(m.kind));
             c.setStatus(m.status);
+          } else if constexpr (std::is_same_v<T, ChildReport>) {
+            auto c = r.initChildReport();
+            c.setParent(m.parent);
+            c.setChild(m.child);
+            c.setKind(uint8_t(m.kind));
+            c.setStatus(m.status);
+          } else if constexpr (std::is_same_v<T, ChildWait>) {
+            auto c = r.initChildWait();
+            c.setParent(m.parent);
+            c.setChild(m.child);
+            c.setSeq(m.seq);
           } else if constexpr (std::is_same_v<T, CheckpointPolicy>) {
             auto c = r.initCheckpointPolicy();
             c.setVpid(m.vpid);
@@ -243,6 +254,8 @@ size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
             h.getLease().setCount(m.lease.count);
             h.setNodeIndex(m.node_index);
             h.setNodeName(m.node_name.s);
+            h.setGuest(m.guest);
+            h.setParent(m.parent);
           } else if constexpr (std::is_same_v<T, Lease>) {
             auto l = r.initLease();
             l.setFirst(m.first);
@@ -285,6 +298,11 @@ size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
             c.setKind(uint8_t(m.kind));
             c.setStatus(m.status);
             c.setFdMask(m.fd_mask);
+          } else if constexpr (std::is_same_v<T, ChildState>) {
+            auto c = r.initChildState();
+            c.setSeq(m.seq);
+            c.setKind(m.kind);
+            c.setStatus(m.status);
           } else {
             static_assert(std::is_same_v<T, ListFollows>);
             ok = false;  // lists go through encode_list
@@ -377,6 +395,17 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
         out = GuestStatus{c.getVpid(), GuestChange(c.getKind()), c.getStatus()};
         return true;
       }
+      case proto::Request::CHILD_REPORT: {
+        auto c = r.getChildReport();
+        if (c.getKind() < 1 || c.getKind() > 3) return false;
+        out = ChildReport{c.getParent(), c.getChild(), GuestChange(c.getKind()), c.getStatus()};
+        return true;
+      }
+      case proto::Request::CHILD_WAIT: {
+        auto c = r.getChildWait();
+        out = ChildWait{c.getParent(), c.getChild(), c.getSeq()};
+        return true;
+      }
       case proto::Request::CHECKPOINT_POLICY: {
         auto c = r.getCheckpointPolicy();
         CheckpointPolicy m;
@@ -422,6 +451,8 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
         o.lease = {h.getLease().getFirst(), h.getLease().getCount()};
         o.node_index = h.getNodeIndex();
         o.node_name.set(h.getNodeName().cStr(), h.getNodeName().size());
+        o.guest = h.getGuest();
+        o.parent = h.getParent();
         out = o;
         return true;
       }
@@ -465,6 +496,12 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
         auto c = r.getShadowEvent();
         if (c.getKind() < 1 || c.getKind() > 4) return false;
         out = ShadowEvent{ShadowEventKind(c.getKind()), c.getStatus(), c.getFdMask()};
+        return true;
+      }
+      case proto::Reply::CHILD_STATE: {
+        auto c = r.getChildState();
+        if (c.getKind() > 3) return false;
+        out = ChildState{c.getSeq(), c.getKind(), c.getStatus()};
         return true;
       }
       case proto::Reply::PONG: {

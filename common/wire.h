@@ -121,6 +121,16 @@ struct GuestStatus {
   GuestChange kind = GuestChange::Exited;
   int32_t status = 0;
 };
+// Remote children (docs/cluster.md, "Children left behind"): the shadow
+// reports its children's wait events, a remote child's stand-in waits for them.
+struct ChildReport {
+  uint32_t parent = 0, child = 0;  // parent vpid, child real pid
+  GuestChange kind = GuestChange::Exited;
+  int32_t status = 0;
+};
+struct ChildWait {
+  uint32_t parent = 0, child = 0, seq = 0;  // parent and child vpids
+};
 // The processes of the cluster, or of one node (answered with a ClusterList
 // frame: ListFollows, then decode_cluster_list()).
 struct ClusterQuery {
@@ -131,7 +141,7 @@ struct ClusterQuery {
 using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping,
                              LookupReal, CheckpointRequest, CheckpointJob, CheckpointResult, Restored,
                              CheckpointPolicy, MigrateRequest, MigrateWait, ShadowHello, ShadowWait,
-                             Resumed, GuestStatus, ClusterQuery>;
+                             Resumed, GuestStatus, ClusterQuery, ChildReport, ChildWait>;
 
 struct Ok {};
 struct Error {
@@ -146,6 +156,8 @@ struct HelloOk {
   Lease lease;
   uint32_t node_index = 0;
   Text<64> node_name;
+  bool guest = false;   // a migrated process, whose parent is `parent` (docs/cluster.md)
+  uint32_t parent = 0;
 };
 struct Where {
   uint32_t real = 0;
@@ -186,8 +198,14 @@ struct ShadowEvent {
   int32_t status = 0;
   uint8_t fd_mask = 0;
 };
+// A remote child's latest state (kind 0 and seq 0: still running, as far as known).
+struct ChildState {
+  uint32_t seq = 0;
+  uint8_t kind = 0;  // 0, or a GuestChange
+  int32_t status = 0;
+};
 using Reply = std::variant<Ok, Error, HelloOk, Lease, Where, Pong, ListFollows, CheckpointSpec,
-                           CheckpointDone, MigrateDone, Verdict, ShadowEvent>;
+                           CheckpointDone, MigrateDone, Verdict, ShadowEvent, ChildState>;
 
 struct ProcessEntry {
   uint32_t vpid = 0, node_index = 0, real = 0, parent = 0, uid = 0, tgid = 0;

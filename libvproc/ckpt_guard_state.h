@@ -19,14 +19,16 @@ struct PendingCkptSignal {
 };
 inline constexpr int kMaxPendingCkptSignals = 8;
 
-// A thread created by a thread that blocked the signal starts with it blocked
-// too (ckpt_mask_guard.cc): its start routine, until the thread has it.
+// A thread created through pthread_create starts in a trampoline
+// (ckpt_mask_guard.cc) that takes its vtid and, if its creator blocked the
+// signal, starts it blocked too: its start routine, until the thread has it.
 struct BlockedThreadStart {
   std::atomic<uint32_t> used{0};
   void* (*fn)(void*) = nullptr;
   void* arg = nullptr;
+  bool blocked = false;
 };
-inline constexpr int kMaxBlockedStarts = 16;
+inline constexpr int kMaxBlockedStarts = 64;
 
 struct CkptSignalGuard {
   std::atomic<int> pending_count{0};

@@ -29,6 +29,7 @@
 #include <cstring>
 
 #include "ckpt_internal.h"
+#include "remote_children.h"
 #include "ckpt_migrate.h"
 #include "ckpt_quiesce.h"
 #include "ckpt_threads.h"
@@ -219,6 +220,7 @@ void resumed_after_restore(long resumed) {
   // Everything here must come from globals: locals of this frame are the
   // values they had when the snapshot's memory was copied.
   finish_restore(reinterpret_cast<const vproc_restore_info*>(resumed));
+  remote_children_adopt();  // stand-ins for the children left behind
   cs.local_result.error = 0;
   cs.local_result.message[0] = 0;
   cs.local_result.restored = true;
@@ -310,6 +312,7 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   }
   wait_for_populate(c);
   run_checkpoint_callbacks();
+  remote_children_note();  // the children a migration leaves behind
   c.request_id = id;
   c.request_flags = flags;
   // The executable, while the kernel still names it right (a restored

@@ -31,6 +31,7 @@
 #include "real_fn.h"
 #include "state.h"
 #include "sys_entry.h"
+#include "vtid.h"
 #include "preload_rules.h"
 
 // The fortified ppoll (glibc's <bits/poll2.h>, only declared with _FORTIFY_SOURCE).
@@ -132,13 +133,18 @@ auto with_mask(const Set* mask, Call call) {
 
 long libc_errno() { return -long(errno); }
 
-// A thread started by a thread that blocked the signal: it starts blocked.
-void* start_blocked(void* p) {
+// A new thread, before the program's start routine: blocked if its creator
+// blocked the signal, and with its vtid (vtid.h), so that it is listed with
+// one (wrap_readdir.cc) even if it never asks. Not noexcept: pthread_exit and
+// pthread_cancel unwind through this frame.
+void* start_thread(void* p) {
   auto* s = static_cast<BlockedThreadStart*>(p);
   void* (*fn)(void*) = s->fn;
   void* arg = s->arg;
+  bool blocked = s->blocked;
   s->used.store(0, std::memory_order_release);
-  t_ckpt_blocked = true;
+  if (blocked) t_ckpt_blocked = true;
+  if (active()) current_vtid();
   return fn(arg);
 }
 
@@ -233,17 +239,18 @@ VPROC_EXPORT int pthread_attr_setsigmask_np(pthread_attr_t* attr, const sigset_t
 
 VPROC_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*),
                                 void* arg) noexcept {
-  // Only a creator that blocked the signal needs the detour (and not when
-  // the attributes give the thread a mask of its own).
+  // The signal stays blocked only for a creator that blocked it (and not
+  // when the attributes give the thread a mask of its own).
   sigset_t attr_mask;
-  if (!t_ckpt_blocked || !ckpt_signal() ||
-      (attr && pthread_attr_getsigmask_np(attr, &attr_mask) == 0))
-    return real_pthread_create(thread, attr, fn, arg);
+  bool blocked = t_ckpt_blocked && ckpt_signal() && !(attr && pthread_attr_getsigmask_np(attr, &attr_mask) == 0);
+  if (!blocked && !active()) return real_pthread_create(thread, attr, fn, arg);
   BlockedThreadStart* s = claim_start();
-  if (!s) return real_pthread_create(thread, attr, fn, arg);  // starts unblocked
+  // Without a slot: starts unblocked, and takes its vtid when one is needed.
+  if (!s) return real_pthread_create(thread, attr, fn, arg);
   s->fn = fn;
   s->arg = arg;
-  int r = real_pthread_create(thread, attr, start_blocked, s);
+  s->blocked = blocked;
+  int r = real_pthread_create(thread, attr, start_thread, s);
   if (r != 0) s->used.store(0, std::memory_order_release);
   return r;
 }

@@ -13,6 +13,7 @@
 #include "ckpt_internal.h"
 #include "diag.h"
 #include "raw_syscall.h"
+#include "remote_children.h"
 #include "state.h"
 #include "preload_rules.h"
 
@@ -56,6 +57,29 @@ constexpr int kShadowExecFailed = 127;
   __builtin_unreachable();
 }
 
+// The "quit" verdict for a guest with children of its own here: they would
+// lose their parent, so this pid stays theirs as vproc-shadow --linger
+// (tools/shadow_linger.h), which reports their changes until the last is
+// reaped. The stand-ins of this copy are no use any more (the guest starts
+// its own where it runs now). If the exec fails the process just ends: its
+// children are orphans, and the guest sees them as never exiting.
+[[noreturn]] void linger_or_quit() {
+  const ProcessState& st = state();
+  if (own_children_live() && st.ckpt.shadow_path[0]) {
+    remote_standins_kill();
+    char vpid[24];
+    format_u64(st.self.value, vpid);
+    char socket_env[sizeof kSocketVar + sizeof st.socket_path];
+    memcpy(socket_env, kSocketVar, sizeof kSocketVar - 1);
+    copy_cstr(socket_env + sizeof kSocketVar - 1, sizeof st.socket_path, st.socket_path);
+    const char* argv[] = {"vproc-shadow", "--linger", vpid, nullptr};
+    const char* envp[] = {socket_env, nullptr};
+    raw::sys(SYS_execve, st.ckpt.shadow_path, argv, envp);
+  }
+  raw::sys(SYS_exit_group, 0);
+  __builtin_unreachable();
+}
+
 }  // namespace
 
 void migrate_find_shadow(CkptState& c, const char* lib_path) {
@@ -75,8 +99,9 @@ void migrate_find_shadow(CkptState& c, const char* lib_path) {
 
 const char* migrate_refusal(const CkptState& c, char* buf, unsigned cap) {
   // A guest is not at its home node (or has its shadow there already): its
-  // verdict is never "shadow".
-  if (state().guest) return nullptr;
+  // verdict is never "shadow", and it needs vproc-shadow only to stay with
+  // children of its own.
+  if (state().guest && !own_children_live()) return nullptr;
   long r = c.shadow_path[0] ? raw::sys(SYS_faccessat, AT_FDCWD, c.shadow_path, X_OK) : -ENOENT;
   if (r == 0) return nullptr;
   copy_cstr(buf, cap, "vproc-shadow, which it leaves at its home node when it migrates, cannot run: ");
@@ -110,9 +135,9 @@ void migrate_await_verdict(int sync_r) {
     case wire::VerdictAction::Shadow:
       become_shadow(m);
     case wire::VerdictAction::Quit:
-      // The process runs elsewhere now; quietly, as the kill that would follow.
-      raw::sys(SYS_exit_group, 0);
-      __builtin_unreachable();
+      // The process runs elsewhere now; quietly, as the kill that would
+      // follow, unless its children need it (linger_or_quit).
+      linger_or_quit();
     default:
       return;
   }

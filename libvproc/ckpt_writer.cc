@@ -16,6 +16,7 @@
 
 #include "ckpt_daemon_call.h"
 #include "ckpt_facts.h"
+#include "ckpt_children_policy.h"
 #include "ckpt_internal.h"
 #include "ckpt_migrate.h"
 #include "diag.h"
@@ -214,18 +215,8 @@ bool job_spec(const CkptState& c, Outcome& o, uint32_t& flags) {
       out.refusals.add("the process has ", n, " threads, and not all of them could be stopped");
     }
     if (c.child_count > 0) {
-      // Named by vpid where the shared table knows them.
-      char list[160] = {};
-      for (int i = 0; i < c.child_count && i < 8; ++i) {
-        VPid v = state().table.mapped() ? state().table.vpid_of(RealPid{c.children[i]}) : VPid{};
-        size_t n = strlen(list);
-        if (n + 24 >= sizeof list) break;
-        if (i) list[n++] = ' ';
-        append_num(list + n, sizeof list - n, v.value ? v.value : c.children[i]);
-      }
-      if (c.child_count > 8) copy_cstr(list + strlen(list), sizeof list - strlen(list), " ...");
-      out.refusals.add("it has child processes (", list, "): children are not part of an image, and the "
-                       "restored process could not wait for them");
+      char kids[400];  // ckpt_children_policy.h: a migration may leave them behind
+      if (const char* why = ckpt_children_refusal(c, kids, sizeof kids)) out.refusals.add(why);
     }
     char why[PATH_MAX + 128];
     if (migrating(c))

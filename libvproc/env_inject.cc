@@ -72,7 +72,15 @@ bool parse_self_env(const char* value, SelfEnv& out) {
   ++p;
   if (!parse_u32(p, ':', s.parent)) return false;
   ++p;
-  if (!parse_u32(p, '\0', s.parent_real)) return false;
+  const char* last = p;
+  if (!parse_u32(p, '\0', s.parent_real)) {
+    p = last;
+    uint32_t guest = 2;
+    if (!parse_u32(p, ':', s.parent_real)) return false;
+    ++p;
+    if (!parse_u32(p, '\0', guest) || guest > 1) return false;
+    s.guest = guest == 1;
+  }
   out = s;
   return true;
 }
@@ -83,6 +91,10 @@ size_t format_self_env(const SelfEnv& s, char* out) {
   for (int i = 0; i < 4; ++i) {
     if (i) out[n++] = ':';
     n += format_u32(f[i], out + n);
+  }
+  if (s.guest) {
+    out[n++] = ':';
+    out[n++] = '1';
   }
   out[n] = '\0';
   return n;

@@ -2,8 +2,10 @@
 // work: no syscalls, no allocation; also built into the unit tests).
 //
 // A new image learns who it is from
-//   VPROC_SELF=<vpid>:<real pid or 0>:<parent>:<parent real pid>
-// (real pid 0: posix_spawn, where the child's pid is not known before it runs),
+//   VPROC_SELF=<vpid>:<real pid or 0>:<parent>:<parent real pid>[:1]
+// (real pid 0: posix_spawn, where the child's pid is not known before it runs;
+// ":1": a migrated process, a guest, that exec'd: its parent does not run here
+// and its kernel parent is not its parent, see state.h),
 // finds the daemon through VPROC_SOCKET, and gets the library again through
 // LD_PRELOAD even if the program removed it from its environment.
 #pragma once
@@ -22,12 +24,14 @@ struct SelfEnv {
   uint32_t real = 0;  // 0: not known when the environment was built (spawn)
   uint32_t parent = 0;
   uint32_t parent_real = 0;
+  bool guest = false;  // written only when set (the fifth field)
 };
-// "4294967295:4294967295:4294967295:4294967295" plus NUL.
-inline constexpr size_t kSelfEnvValueMax = 4 * 10 + 3 + 1;
+// "4294967295:4294967295:4294967295:4294967295:1" plus NUL.
+inline constexpr size_t kSelfEnvValueMax = 4 * 10 + 3 + 2 + 1;
 
-// Parses a VPROC_SELF value: exactly four decimal fields that fit in 32 bits,
-// separated by ':'. False on anything else (no partial results are used).
+// Parses a VPROC_SELF value: four decimal fields that fit in 32 bits,
+// separated by ':', and optionally a fifth, 0 or 1 (guest). False on anything
+// else (no partial results are used).
 bool parse_self_env(const char* value, SelfEnv& out);
 
 // Writes the VPROC_SELF value for `self` into `out` (kSelfEnvValueMax bytes);

@@ -31,8 +31,10 @@ const SelfEnv* exec_self(SelfEnv& s) {
   }
   // Degraded (no vpid): vpid 0 tells the new image that an ancestor already said
   // so on stderr; it registers if a daemon is back, and stays quiet if not.
+  // A guest stays one: the new image must not take its kernel parent (the
+  // keeper) for its parent.
   uint32_t v = valid_vpid(st.self.value) ? st.self.value : 0;
-  s = SelfEnv{v, st.self_real.value, st.parent, st.parent_real.value};
+  s = SelfEnv{v, st.self_real.value, st.parent, st.parent_real.value, st.guest && v != 0};
   return &s;
 }
 

@@ -140,6 +140,18 @@ ProcPathResult rewrite_proc_path(const char* path, const IdMap& map, char* out, 
                                                 : ProcPathResult::TooLong;
 }
 
+bool is_proc_task_dir(const char* path) {
+  if (!starts_with_proc(path)) return false;
+  const size_t kEnd = SIZE_MAX;
+  size_t pos = 5;
+  Span c1 = next_component(path, kEnd, &pos);
+  if (!span_is(path, c1, "self") && parse_pid_text(path + c1.off, c1.len) < 0) return false;
+  Span c2 = next_component(path, kEnd, &pos);
+  if (!span_is(path, c2, "task")) return false;
+  Span rest = next_component(path, kEnd, &pos);
+  return rest.len == 0;
+}
+
 ProcPathResult proc_link_to_virtual(const char* target, size_t len, ProcLink link,
                                     const IdMap& map, char* out, size_t cap, size_t* out_len) {
   *out_len = 0;

@@ -55,6 +55,11 @@ inline bool starts_with_proc(const char* p) {
 ProcPathResult rewrite_proc_path(const char* path, const IdMap& map, char* out, size_t cap,
                                  ProcPathInfo* info);
 
+// Whether `path` (as given to the kernel) is a thread-list directory:
+// "/proc/<n>/task" or "/proc/self/task", with any trailing slashes. Its entries
+// are real tids, which a directory reader translates (wrap_readdir.cc).
+bool is_proc_task_dir(const char* path);
+
 // Translates a readlink() result (`target`, `len` bytes, not NUL-terminated) of
 // the link `link` from real ids to virtual ones. The result goes to `out` (not
 // NUL-terminated) with its length in *out_len. Never NoSuchProcess: an id that is

@@ -37,8 +37,9 @@ size_t put_translated(const char* in, size_t at, size_t end, IdKind kind, const 
   size_t e = at;
   while (e < end && is_digit(in[e])) ++e;
   long n = parse_pid_text(in + at, e - at);
-  long v = n > 0 ? map.to_virtual(kind, n, map.ctx) : 0;
-  if (n > 0 && v > 0)
+  long v = n > 0 ? map.to_virtual(kind, n, map.ctx) : -1;
+  // 0 is an answer too: a migrated process's parent outside its pid namespace.
+  if (n > 0 && v >= 0)
     out->put_number(v);
   else
     out->put(in + at, e - at);

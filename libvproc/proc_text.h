@@ -21,6 +21,7 @@ enum class IdKind : uint8_t {
 
 struct IdMap {
   // Kernel id -> what the program sees; an id that is not ours maps to itself.
+  // (0 for a parent outside the pid namespace: a guest's keeper, translate.h.)
   long (*to_virtual)(IdKind kind, long real, void* ctx);
   // Program's id -> kernel id, or a negative errno (-ESRCH: no such vpid;
   // -EREMOTE: runs on another node). Called only for numbers in the virtual range.

@@ -78,12 +78,12 @@ void explain_unmapped_table(const ProcessState& st) {
 // Identity passed by the exec or spawn that created this image. Only trusted
 // when it describes this very process: exec keeps the pid (real == getpid);
 // spawn could not know the pid, but the parent it names must be ours. A vpid
-// of another node is a guest's that exec'd (its parent_real is 0, state.h).
+// of another node is only a guest's that exec'd (state.h).
 bool trust_self_env(const SelfEnv& se, const ProcessState& st, long real_pid, long real_ppid) {
   if (!valid_vpid(se.vpid)) return false;
   bool here = home_node_of(VPid{se.vpid}) == st.node_index;
-  if (se.real != 0) return long(se.real) == real_pid && (here || se.parent_real == 0);
-  return here && se.parent_real != 0 && long(se.parent_real) == real_ppid;
+  if (se.real != 0) return long(se.real) == real_pid && (here || se.guest);
+  return here && !se.guest && se.parent_real != 0 && long(se.parent_real) == real_ppid;
 }
 
 // Registers with the daemon (no or untrusted VPROC_SELF). False: stay inactive.
@@ -104,17 +104,24 @@ bool hello(ProcessState& st, uint32_t vpid_hint, long real_ppid, bool quiet) {
     return false;
   }
   const wire::HelloOk* ok = std::get_if<wire::HelloOk>(&reply);
-  // Another node's vpid only as the one we asked for: a guest's (state.h).
+  // Another node's vpid only for a guest (state.h).
   bool foreign = ok && home_node_of(VPid{ok->vpid}) != st.node_index;
-  if (!ok || !valid_vpid(ok->vpid) || (foreign && ok->vpid != vpid_hint)) {
+  if (!ok || !valid_vpid(ok->vpid) || (foreign && !ok->guest)) {
     diag({"the daemon at ", st.socket_path,
           " sent an invalid registration reply; running without virtual PIDs"});
     return false;
   }
   st.self = VPid{ok->vpid};
-  st.parent = parent;
-  st.parent_real = RealPid{uint32_t(real_ppid)};
-  st.guest = foreign;
+  st.guest = ok->guest;
+  if (ok->guest) {
+    // A guest that exec'd without telling the new image (a raw exec): its
+    // parent is the one its record names, not its kernel parent (the keeper).
+    st.parent = ok->parent;
+    st.parent_real = RealPid{};
+  } else {
+    st.parent = parent;
+    st.parent_real = RealPid{uint32_t(real_ppid)};
+  }
   if (!install_lease(ok->lease.first, ok->lease.count))
     diag({"the daemon granted an invalid lease; ignoring it"});
   return true;
@@ -153,7 +160,7 @@ bool run_init() {
     st.self = VPid{se.vpid};
     st.parent = se.parent;
     st.parent_real = RealPid{se.parent_real};
-    st.guest = se.real != 0 && se.parent_real == 0;  // exec of a guest keeps it one
+    st.guest = se.guest;  // exec of a guest keeps it one
   } else {
     uint32_t hint = have_self && valid_vpid(se.vpid) ? se.vpid : 0;
     // VPROC_SELF with vpid 0: created by a process that ran without a vpid

@@ -43,6 +43,8 @@ long futex(uint32_t* uaddr, int op, uint32_t val, const struct timespec* timeout
            uint32_t val3);
 // signalfd4(2); signalfd(2) is signalfd4 with flags 0 (signalfd.cc).
 long signalfd4(int fd, const void* mask, size_t masksize, int flags);
+// timer_create(2) with a SIGEV_THREAD_ID target given as a vtid (wrap_timer.cc).
+long timer_create(clockid_t clock, const struct sigevent* ev, int* kernel_timer_id);
 
 // A pid argument naming a task (process or thread) -> the kernel's; 0 and
 // negative values pass through; -ESRCH / -EREMOTE (wrap_sched.cc).

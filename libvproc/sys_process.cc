@@ -12,6 +12,7 @@
 #include "fork_identity.h"
 #include "pid_types.h"
 #include "raw_syscall.h"
+#include "remote_children.h"
 #include "siginfo_pid.h"
 #include "state.h"
 #include "sys_entry.h"
@@ -95,7 +96,10 @@ long clone3(struct clone_args* args, size_t size) {
 
 long waitid(int idtype, id_t id, siginfo_t* info, int options, void* rusage) {
   id_t target = id;
-  if ((idtype == P_PID || idtype == P_PGID) && is_virtual_number(id)) {
+  RealPid standin = idtype == P_PID ? remote_standin_of(VPid{uint32_t(id)}) : RealPid{};
+  if (standin) {
+    target = standin.value;  // a child left behind (remote_children.h)
+  } else if ((idtype == P_PID || idtype == P_PGID) && is_virtual_number(id)) {
     long r = idtype == P_PID ? to_real_pid(pid_t(id)) : to_real_pgid(pid_t(id));
     if (r < 0) return -ECHILD;  // a vpid nobody uses is not our child
     target = id_t(r);
@@ -105,12 +109,14 @@ long waitid(int idtype, id_t id, siginfo_t* info, int options, void* rusage) {
   si->si_pid = 0;
   long r = raw::sys(SYS_waitid, idtype, target, si, options, rusage);
   if (r != 0 || si->si_pid <= 0) return r;
-  pid_t shown = to_virtual_pid(si->si_pid);
+  VPid remote = remote_child_of_standin(RealPid{uint32_t(si->si_pid)});
+  pid_t shown = remote ? pid_t(remote.value) : to_virtual_pid(si->si_pid);
   si->si_pid = shown;
   // As wrap_wait.cc: a reaped child leaves our table and the daemon is told.
   bool reaped = (options & WEXITED) && !(options & WNOWAIT) &&
                 (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED);
-  if (reaped) child_reaped(shown);
+  if (reaped && remote) remote_child_reaped(remote);
+  else if (reaped) child_reaped(shown);
   return r;
 }
 

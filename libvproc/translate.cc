@@ -8,6 +8,7 @@
 
 #include "daemon_link.h"
 #include "raw_syscall.h"
+#include "remote_children.h"
 #include "state.h"
 #include "vpid_space.h"
 #include "vtid.h"
@@ -97,6 +98,7 @@ pid_t to_virtual(pid_t real) {
   const RealPid r{uint32_t(real)};
   if (r == st.self_real) return pid_t(st.self.value);
   if (VPid v = child_table().vpid_of(r)) return pid_t(v.value);
+  if (VPid v = remote_child_of_standin(r)) return pid_t(v.value);  // si_pid of its SIGCHLD
   // Retired records too: a reaped process's pid still names its group, and a
   // signal it sent before it was reaped still carries its pid. The kernel
   // hands out pids cyclically, so the number is not reused before the daemon
@@ -117,7 +119,14 @@ long to_real_tid(pid_t tid) { return to_real(tid, Want::Thread); }
 
 // One answer for processes and groups: the table's retired records and our
 // reaped children already cover a group whose leader is gone.
-pid_t to_virtual_pid(pid_t real) { return to_virtual(real); }
+pid_t to_virtual_pid(pid_t real) {
+  // A guest's kernel parent, its keeper, shows as the parent getppid() names
+  // (/proc/self/stat and status agree with it). Not for groups: the keeper
+  // also leads the guest's session.
+  ProcessState& st = state();
+  if (st.guest && real > 0 && real == raw::sys(SYS_getppid)) return pid_t(st.parent);
+  return to_virtual(real);
+}
 pid_t to_virtual_pgid(pid_t real) { return to_virtual(real); }
 pid_t to_virtual_tid(pid_t real) {
   if (real > 0 && real == raw::sys(SYS_gettid)) return pid_t(current_vtid());

@@ -17,6 +17,8 @@ long to_real_pgid(pid_t pgid);
 long to_real_tid(pid_t tid);
 
 // Kernel pid -> what the program should see (its vpid, or itself if not ours).
+// A guest's keeper (its kernel parent) is shown as its parent: a vpid, a real
+// pid on its home node, or 0.
 pid_t to_virtual_pid(pid_t real);
 pid_t to_virtual_pgid(pid_t real);
 pid_t to_virtual_tid(pid_t real);

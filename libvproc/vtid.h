@@ -1,9 +1,11 @@
 // This thread's vtid.
 //
-// The main thread's vtid is the process's vpid. Another thread gets one the
-// first time anybody needs it (gettid, a translation of its tid): a vpid from
-// the lease, announced to the daemon as Spawned{thread}. Threads that never ask
-// cost nothing. Cached in initial-exec TLS, so usable in signal handlers.
+// The main thread's vtid is the process's vpid. Another thread gets one when
+// it starts (pthread_create's trampoline, ckpt_mask_guard.cc, so that listings
+// of /proc/<pid>/task show it: wrap_readdir.cc), or else the first time
+// anybody needs it (gettid, a translation of its tid): a vpid from the lease,
+// announced to the daemon as Spawned{thread}. Cached in initial-exec TLS, so
+// usable in signal handlers.
 #pragma once
 
 #include <cstdint>

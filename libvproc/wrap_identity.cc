@@ -38,9 +38,11 @@ VPROC_EXPORT pid_t getppid() noexcept {
   pid_t real = real_getppid();
   if (!active()) return real;
   ProcessState& st = state();
-  // A guest's parent runs at its home node; its kernel parent is the keeper
-  // of `vproc restore --guest` (also what a parent outside vproc turns into).
-  if (st.guest && valid_vpid(st.parent)) return pid_t(st.parent);
+  // A guest's kernel parent is the keeper of `vproc restore --guest`; its
+  // parent is what it was before it migrated: a vpid, the real pid (on its
+  // home node) of a parent outside vproc, or 0 for a parent outside its pid
+  // namespace.
+  if (st.guest) return pid_t(st.parent);
   // The parent we were created by, still alive (the kernel reparents orphans).
   if (st.parent && real == pid_t(st.parent_real.value)) return pid_t(st.parent);
   return to_virtual_pid(real);

@@ -29,6 +29,7 @@
 #include "libc_boundary.h"
 #include "proc_kernel_path.h"
 #include "proc_snapshot.h"
+#include "proc_task_dir.h"
 #include "proc_text.h"
 #include "raw_syscall.h"
 #include "real_fn.h"
@@ -310,7 +311,7 @@ VPROC_EXPORT FILE* freopen64(const char* path, const char* mode, FILE* stream) n
 }
 
 VPROC_EXPORT DIR* opendir(const char* path) noexcept {
-  return via_proc_path(path, [&](const char* p) { return real_opendir(p); });
+  return via_proc_path(path, [&](const char* p) { return watch_proc_task_dir(real_opendir(p), p); });
 }
 
 VPROC_EXPORT int stat(const char* path, struct stat* buf) noexcept {

@@ -121,6 +121,8 @@ long dispatch(long n, const long a[6]) {
     case SYS_signalfd: return libc_result(sys::signalfd4(int(a[0]), ptr<const void>(a[1]), size_t(a[2]), 0));
     case SYS_signalfd4:
       return libc_result(sys::signalfd4(int(a[0]), ptr<const void>(a[1]), size_t(a[2]), int(a[3])));
+    case SYS_timer_create:
+      return libc_result(sys::timer_create(clockid_t(a[0]), ptr<const struct sigevent>(a[1]), ptr<int>(a[2])));
 
     // Sleeps and waits: they go on after a checkpoint instead of failing with EINTR.
     case SYS_nanosleep: return libc_result(sys::nanosleep(ptr<const struct timespec>(a[0]), ptr<struct timespec>(a[1])));

@@ -133,14 +133,19 @@ int run_migrate(CliContext& ctx, const std::vector<std::string>& args) {
     throw;
   }
   sigaction(SIGINT, &before, nullptr);
+  // "vpid N: why", once: many of the daemons' reasons start with the vpid already.
   std::string failed = "vpid " + std::to_string(vpid) + ": ";
+  auto fail_with = [&](const std::string& why) {
+    if (why.rfind("vpid " + std::to_string(vpid) + " ", 0) == 0) return ToolError(kExitFailed, why);
+    return ToolError(kExitFailed, failed + why);
+  };
   if (auto* done = std::get_if<wire::MigrateDone>(&rep)) {
-    if (done->err != 0) throw ToolError(kExitFailed, failed + message_or_errno(done->message.s, done->err));
+    if (done->err != 0) throw fail_with(message_or_errno(done->message.s, done->err));
     printf("%s\n", migrate_summary(vpid, *done).c_str());
     return 0;
   }
   if (auto* e = std::get_if<wire::Error>(&rep))
-    throw ToolError(kExitFailed, failed + message_or_errno(e->message.s, e->err));
+    throw fail_with(message_or_errno(e->message.s, e->err));
   throw DaemonError("unexpected reply to a migrate request from the vproc daemon at " + daemon.socket_path());
 }
 

@@ -68,17 +68,20 @@ StdioRelay::StdioRelay(unsigned closed_stdio) {
 
 StdioRelay::~StdioRelay() {
   close_fd(in_.channel);
+  close_fd(in_.leftover);
   for (Output& o : out_)
     for (Channel& c : o.channels) close_fd(c.fd);
 }
 
 void StdioRelay::add_channels(const std::vector<int>& fds, uint8_t mask, int64_t now_ms) {
   size_t next = 0;
-  for (int guest_fd = 0; guest_fd < 3 && next < fds.size(); ++guest_fd) {
+  for (int guest_fd = 0; guest_fd < 4 && next < fds.size(); ++guest_fd) {
     if (!(mask & (1u << guest_fd))) continue;
     int fd = fds[next++];
     if (guest_fd == 0) {
-      set_input(fd);
+      set_input(fd, now_ms);
+    } else if (guest_fd == 3) {
+      set_leftover(fd, now_ms);
     } else {
       add_output(out_[guest_fd - 1], fd, now_ms);
     }
@@ -86,9 +89,14 @@ void StdioRelay::add_channels(const std::vector<int>& fds, uint8_t mask, int64_t
   for (; next < fds.size(); ++next) close(fds[next]);  // more than the mask names
 }
 
-void StdioRelay::set_input(int fd) {
-  // The old guest is gone: what it had not read is lost with it. What the
-  // shadow read but had not sent yet goes to the new one.
+void StdioRelay::set_input(int fd, int64_t now_ms) {
+  // Closing the old socket ends its stream after what is in it: the old
+  // guest's source reads that to the end and sends it back as the leftover.
+  // What the shadow read but had not sent yet goes to the new guest after it.
+  if (in_.channel >= 0 && !in_.awaiting && in_.leftover < 0) {
+    in_.awaiting = true;
+    in_.awaiting_until = now_ms + kLeftoverWaitMs;
+  }
   close_fd(in_.channel);
   if (in_.finished) {
     close(fd);
@@ -96,10 +104,40 @@ void StdioRelay::set_input(int fd) {
   }
   in_.channel = fd;
   in_.shut = false;
-  if (in_.closed && in_.buf->empty()) {
-    shutdown(fd, SHUT_WR);
-    in_.shut = true;
+  write_input();  // EOF at once if there is nothing to send and nothing awaited
+}
+
+void StdioRelay::set_leftover(int fd, int64_t now_ms) {
+  if (!in_.awaiting || in_.finished) {
+    close(fd);  // no stream of ours was cut short (the guest had dropped its stdin)
+    return;
   }
+  close_fd(in_.leftover);
+  in_.leftover = fd;
+  in_.awaiting_until = now_ms + kLeftoverReadMs;
+}
+
+void StdioRelay::read_leftover() {
+  char chunk[16 * 1024];
+  for (;;) {
+    ssize_t n = recv(in_.leftover, chunk, sizeof chunk, MSG_DONTWAIT);
+    if (n > 0) {
+      in_.leftover_bytes.append(chunk, size_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    return end_leftover();  // its end: the new guest may have it all now
+  }
+}
+
+void StdioRelay::end_leftover() {
+  close_fd(in_.leftover);
+  in_.awaiting = false;
+  if (in_.leftover_bytes.empty()) return;
+  in_.front = std::move(in_.leftover_bytes) + in_.front.substr(in_.front_off);
+  in_.front_off = 0;
+  in_.leftover_bytes.clear();
 }
 
 void StdioRelay::add_output(Output& o, int fd, int64_t now_ms) {
@@ -115,6 +153,9 @@ void StdioRelay::close_input() {
   in_.finished = true;
   close_fd(in_.channel);
   in_.buf->clear();
+  end_leftover();
+  in_.front.clear();
+  in_.front_off = 0;
 }
 
 bool StdioRelay::outputs_done() const {
@@ -149,7 +190,10 @@ void StdioRelay::prepare(std::vector<pollfd>& set, int64_t now_ms, int& timeout_
     if (timeout_ms < 0 || ms < timeout_ms) timeout_ms = int(ms);
   };
 
-  in_.in_slot = in_.out_slot = -1;
+  in_.in_slot = in_.out_slot = in_.leftover_slot = -1;
+  if (in_.awaiting && now_ms >= in_.awaiting_until) end_leftover();  // given up: lost with the old guest
+  if (in_.awaiting) lower(in_.awaiting_until - now_ms);
+  if (in_.leftover >= 0) in_.leftover_slot = add(in_.leftover, POLLIN);
   if (in_.channel >= 0 && !in_.closed && in_.buf->space() > 0) {
     if (now_ms < in_.background_until) {
       lower(in_.background_until - now_ms);
@@ -159,7 +203,8 @@ void StdioRelay::prepare(std::vector<pollfd>& set, int64_t now_ms, int& timeout_
       in_.in_slot = add(0, POLLIN);
     }
   }
-  if (in_.channel >= 0 && !in_.buf->empty()) in_.out_slot = add(in_.channel, POLLOUT);
+  bool to_send = !in_.buf->empty() || in_.front_off < in_.front.size();
+  if (in_.channel >= 0 && !in_.awaiting && to_send) in_.out_slot = add(in_.channel, POLLOUT);
 
   for (Output& o : out_) {
     o.out_slot = -1;
@@ -175,6 +220,7 @@ void StdioRelay::prepare(std::vector<pollfd>& set, int64_t now_ms, int& timeout_
 
 void StdioRelay::service(const std::vector<pollfd>& set, int64_t now_ms) {
   auto ready = [&set](int slot) { return slot >= 0 && set[size_t(slot)].revents != 0; };
+  if (ready(in_.leftover_slot)) read_leftover();
   if (ready(in_.in_slot)) read_stdin(now_ms);
   if (in_.channel >= 0) write_input();  // sockets: MSG_DONTWAIT, no need to ask poll() first
   for (Output& o : out_) {
@@ -204,6 +250,22 @@ void StdioRelay::read_stdin(int64_t now_ms) {
 }
 
 void StdioRelay::write_input() {
+  if (in_.awaiting) return;  // the leftover goes first
+  std::string& f = in_.front;
+  while (in_.channel >= 0 && in_.front_off < f.size()) {
+    ssize_t n = send(in_.channel, f.data() + in_.front_off, f.size() - in_.front_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      in_.front_off += size_t(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    drop_input_channel();
+    return;
+  }
+  if (in_.channel < 0) return;
+  f.clear();
+  in_.front_off = 0;
   Buffer& b = *in_.buf;
   while (in_.channel >= 0 && !b.empty()) {
     ssize_t n = send(in_.channel, b.data + b.head, b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -227,6 +289,8 @@ void StdioRelay::write_input() {
 void StdioRelay::drop_input_channel() {
   close_fd(in_.channel);
   in_.buf->clear();
+  in_.front.clear();
+  in_.front_off = 0;
 }
 
 void StdioRelay::read_channel(Output& o, size_t index, int64_t now_ms) {

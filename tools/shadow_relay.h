@@ -9,7 +9,13 @@
 // promised (a pipe or terminal takes PIPE_BUF bytes once it is writable) or
 // sent with MSG_DONTWAIT (sockets), and reads happen only once poll() said so.
 //
-// When the guest moves on, new sockets replace the old ones. An old output
+// When the guest moves on, new sockets replace the old ones. The old copy
+// may not have read all the input the shadow sent it: its source hands the
+// rest back as a "leftover" stream (bit 3 of a channel mask,
+// vprocd/migration_stdin.h), once the shadow has closed the old stdin socket.
+// Until that stream has ended (or kLeftoverWaitMs passed) nothing is sent to
+// the new guest; then the leftover goes first, so each byte arrives once and
+// in order. An old output
 // socket is read to its end before the new one is read, so the output keeps its
 // order; only if the old one stays silent for kOldChannelQuietMs (the old
 // guest's children may hold it open) are both read at once from then on.
@@ -21,6 +27,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace vproc::shadow {
@@ -30,6 +37,8 @@ class StdioRelay {
   static constexpr int64_t kOldChannelQuietMs = 5000;
   static constexpr int64_t kBackgroundRecheckMs = 500;
   static constexpr size_t kBufferBytes = 64 * 1024;
+  // For the leftover to start arriving, and then to end.
+  static constexpr int64_t kLeftoverWaitMs = 10000, kLeftoverReadMs = 15000;
 
   // `closed_stdio`: bit n set when the original process had no fd n (the
   // shadow put /dev/null there): nothing is relayed for it.
@@ -38,8 +47,9 @@ class StdioRelay {
   StdioRelay(const StdioRelay&) = delete;
   StdioRelay& operator=(const StdioRelay&) = delete;
 
-  // New sockets for the guest's fds named by `mask` (bit 0: fd 0 ...), in
-  // ascending order; owned from now on.
+  // New sockets for the guest's fds named by `mask` (bit 0: fd 0 ...; bit 3:
+  // the leftover of the previous guest's stdin), in ascending order; owned
+  // from now on.
   void add_channels(const std::vector<int>& fds, uint8_t mask, int64_t now_ms);
   // The guest has exited: stdin is no longer relayed.
   void close_input();
@@ -82,10 +92,24 @@ class StdioRelay {
     int64_t background_until = 0;  // a background job's terminal read failed: pause
     std::unique_ptr<Buffer> buf;
     int in_slot = -1, out_slot = -1;
+    // The previous guest's unread input: awaited (the channel changed while
+    // one was open), being read (`leftover`), then sent ahead of `buf`.
+    bool awaiting = false;
+    int64_t awaiting_until = 0;
+    int leftover = -1;
+    int leftover_slot = -1;
+    std::string leftover_bytes;  // read so far
+    // Not yet sent ahead of `buf`: at its end, the leftover goes before what
+    // is left of an earlier one (that was newer input).
+    std::string front;
+    size_t front_off = 0;
   };
 
   void add_output(Output& o, int fd, int64_t now_ms);
-  void set_input(int fd);
+  void set_input(int fd, int64_t now_ms);
+  void set_leftover(int fd, int64_t now_ms);
+  void read_leftover();
+  void end_leftover();
   // Readable channels of `o` now (the front only while it is exclusive).
   size_t readable_channels(Output& o, int64_t now_ms);
   void read_channel(Output& o, size_t index, int64_t now_ms);

@@ -30,8 +30,13 @@ void close_all(std::vector<int>& fds) {
 }  // namespace
 
 ShadowSession::ShadowSession(const ShadowArgs& args, std::string socket_path, int signal_fd, unsigned closed_stdio)
-    : args_(args), socket_path_(std::move(socket_path)), signal_fd_(signal_fd), relay_(closed_stdio) {
+    : args_(args),
+      socket_path_(std::move(socket_path)),
+      signal_fd_(signal_fd),
+      relay_(closed_stdio),
+      children_(args.vpid, socket_path_) {
   started_ms_ = now_ms();
+  children_.scan();
 }
 
 void ShadowSession::lost(const char* why, const char* detail) {
@@ -51,6 +56,7 @@ void ShadowSession::connect_events(int64_t now) {
 
 void ShadowSession::events_lost(int64_t now) {
   events_.close();
+  children_.set_ready(false);
   phase_ = Phase::Down;
   retry_at_ = now + backoff_ms_;
   backoff_ms_ = std::min(backoff_ms_ * 2, kRetryMaxMs);
@@ -71,6 +77,7 @@ void ShadowSession::read_events(int64_t now) {
         backoff_ms_ = kRetryFirstMs;
         if (!events_.send(wire::ShadowWait{args_.vpid})) return events_lost(now);
         send_signals();  // what arrived while it was not registered
+        children_.set_ready(true);
         continue;
       }
       if (auto* e = std::get_if<wire::Error>(&reply))
@@ -92,7 +99,7 @@ void ShadowSession::read_events(int64_t now) {
 void ShadowSession::handle_event(const wire::ShadowEvent& ev, std::vector<int>& fds, int64_t now) {
   switch (ev.kind) {
     case wire::ShadowEventKind::Channels:
-      if (fds.empty() || size_t(std::popcount(unsigned(ev.fd_mask & 7))) != fds.size()) break;
+      if (fds.empty() || size_t(std::popcount(unsigned(ev.fd_mask & 15))) != fds.size()) break;
       relay_.add_channels(fds, ev.fd_mask, now);
       fds.clear();  // the relay owns them
       break;
@@ -114,6 +121,8 @@ void ShadowSession::handle_event(const wire::ShadowEvent& ev, std::vector<int>& 
 }
 
 void ShadowSession::on_signal(int signo, int64_t now) {
+  // The kernel's word about the children left behind, not a signal for the guest.
+  if (signo == SIGCHLD) return children_.on_sigchld();
   if (exiting_) return;  // the guest is gone
   if (signo == SIGCONT) {
     cont_at_ = now;
@@ -197,6 +206,7 @@ void ShadowSession::run() {
       signals_slot = int(set.size());
       set.push_back(pollfd{signals_.fd(), short(POLLIN | (signals_.wants_write() ? POLLOUT : 0)), 0});
     }
+    children_.prepare(set);
     relay_.prepare(set, now, timeout);
     if (poll(set.data(), set.size(), timeout) < 0) {
       if (errno != EINTR) {
@@ -221,6 +231,7 @@ void ShadowSession::run() {
     if (signals_slot >= 0 && set[size_t(signals_slot)].revents && signals_.is_open()) {
       if (!signals_.wants_write() || signals_.flush()) read_signal_replies();
     }
+    children_.service(set);
     relay_.service(set, now);
   }
 }

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "shadow_children.h"
 #include "shadow_link.h"
 #include "shadow_relay.h"
 
@@ -70,6 +71,7 @@ class ShadowSession {
   std::string socket_path_;
   int signal_fd_;
   StdioRelay relay_;
+  ShadowChildren children_;  // the ones the process left behind
   DaemonLink events_, signals_;
   Phase phase_ = Phase::Down;
   bool committed_ = false;  // a Hello was accepted once

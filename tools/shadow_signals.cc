@@ -48,7 +48,8 @@ int take_signals() {
   // and the guest has its own.
   itimerval off{};
   for (int which : {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF}) setitimer(which, &off, nullptr);
-  uint64_t mask = kForwarded;
+  // SIGCHLD too: the children the process left behind (shadow_children.h).
+  uint64_t mask = kForwarded | bit(SIGCHLD);
   if (set_mask(SIG_SETMASK, mask) != 0) return -errno;
   int fd = int(syscall(SYS_signalfd4, -1, &mask, sizeof mask, SFD_NONBLOCK | SFD_CLOEXEC));
   return fd < 0 ? -errno : fd;

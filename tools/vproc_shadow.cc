@@ -1,5 +1,9 @@
 // vproc-shadow VPID MIGRATION TARGET: what a migrated process becomes on its
 // home node (docs/cluster.md, "Migration", steps 4-6).
+// vproc-shadow --child PARENT CHILD GUEST: a guest's stand-in for a child its
+// process left behind (child_standin.h).
+// vproc-shadow --linger VPID: a guest that moved on, staying as its children's
+// parent (shadow_linger.h).
 //
 // The process's checkpoint handler execs this in place once its guest runs on
 // node TARGET: the same pid and parent, so the parent's wait() and SIGCHLD keep
@@ -20,7 +24,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "child_standin.h"
 #include "runtime_paths.h"
+#include "shadow_linger.h"
 #include "shadow_session.h"
 #include "shadow_signals.h"
 #include "vpid_space.h"
@@ -68,6 +74,22 @@ int main(int argc, char** argv) {
   unsigned closed = fill_stdio();
 
   uint64_t vpid = 0, migration = 0, target = 0;
+  if (argc == 5 && strcmp(argv[1], "--child") == 0) {
+    uint64_t parent = 0, child = 0, guest = 0;
+    char socket_path[PATH_MAX];
+    if (!parse_number(argv[2], UINT32_MAX, parent) || !valid_vpid(int64_t(parent)) ||
+        !parse_number(argv[3], UINT32_MAX, child) || !valid_vpid(int64_t(child)) ||
+        !parse_number(argv[4], UINT32_MAX, guest) || !resolve_socket_path(socket_path, sizeof socket_path))
+      return kExitUsage;
+    shadow::run_child_standin(uint32_t(parent), uint32_t(child), uint32_t(guest), socket_path);
+  }
+  if (argc == 3 && strcmp(argv[1], "--linger") == 0) {
+    char socket_path[PATH_MAX];
+    if (!parse_number(argv[2], UINT32_MAX, vpid) || !valid_vpid(int64_t(vpid)) ||
+        !resolve_socket_path(socket_path, sizeof socket_path))
+      return kExitUsage;
+    shadow::run_linger(uint32_t(vpid), socket_path);
+  }
   if (argc != 4 || !parse_number(argv[1], UINT32_MAX, vpid) || !valid_vpid(int64_t(vpid)) ||
       !parse_number(argv[2], UINT64_MAX, migration) || !parse_number(argv[3], UINT32_MAX, target)) {
     fprintf(stderr, "usage: vproc-shadow VPID MIGRATION TARGET (started by a migrating process, not by hand)\n");

@@ -404,6 +404,8 @@ void Cluster::link_closed(PeerLink& link, const Status& why) {
     o.backoff = 0;
     o.retry_at = 0;  // the next request reconnects at once
     log_.event("%s", why.message.c_str());
+    // Later, from the loop: the hook may make requests of its own.
+    if (link_lost_) lost_nodes_.push_back(node);
   } else {
     o.failed(why, ev_now(loop_));
     if (why.err == EACCES || why.err == EPROTO)  // a misconfiguration, not a node that is down
@@ -427,7 +429,14 @@ void Cluster::retire(PeerLink& link) {
   links_.erase(it);
 }
 
-void Cluster::on_prepare(struct ev_loop*, ev_prepare* w, int) { static_cast<Cluster*>(w->data)->retired_.clear(); }
+void Cluster::on_prepare(struct ev_loop*, ev_prepare* w, int) {
+  Cluster& c = *static_cast<Cluster*>(w->data);
+  c.retired_.clear();
+  std::vector<uint32_t> lost = std::move(c.lost_nodes_);
+  c.lost_nodes_.clear();
+  for (uint32_t node : lost)
+    if (c.link_lost_) c.link_lost_(node);
+}
 
 // --- channels ---------------------------------------------------------------------
 

@@ -87,6 +87,10 @@ class Cluster : private PeerLinkOwner {
   void reply(const PeerCall& call, const FillReply& fill);
   void reply_error(const PeerCall& call, const Status& s);
 
+  // Called when the control link to a node that was up closes (the node's
+  // daemon died, or the connection broke).
+  void on_link_lost(std::function<void(uint32_t node)> hook) { link_lost_ = std::move(hook); }
+
   // --- image / stdio connections ---
   // Called with each authenticated connection of that kind (without a hook
   // such connections are closed).
@@ -132,6 +136,8 @@ class Cluster : private PeerLinkOwner {
   ev_prepare prepare_w_;
   uint64_t last_link_id_ = 0, last_request_id_ = 0;
   std::map<uint64_t, std::unique_ptr<PeerLink>> links_;
+  std::function<void(uint32_t)> link_lost_;
+  std::vector<uint32_t> lost_nodes_;  // links lost since the loop last came round
   std::vector<std::unique_ptr<PeerLink>> retired_;  // closed, deleted from the loop
   std::vector<Outgoing> outgoing_;                  // by node index
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;

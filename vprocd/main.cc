@@ -12,6 +12,7 @@
 
 #include "checkpoint_policy.h"
 #include "checkpoint_service.h"
+#include "child_relay.h"
 #include "cluster.h"
 #include "cluster_config.h"
 #include "cluster_queries.h"
@@ -73,6 +74,7 @@ class Daemon {
         checkpoints_(loop, processes_, log),
         policies_(loop, processes_, checkpoints_, log),
         shadows_(loop, processes_, log),
+        children_(loop, processes_, log, [this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); }),
         dispatch_(processes_, node_, log),
         server_(loop, listen_fd, dispatch_, log) {
     dispatch_.set_drain([this] { server_.drain_all(); });
@@ -82,8 +84,10 @@ class Daemon {
     });
     shadows_.attach(server_);
     dispatch_.set_shadows(&shadows_);
+    dispatch_.set_child_relay(&children_);
     if (cluster) {
       cluster_ = std::make_unique<Cluster>(loop, *cluster, node_.index, log);
+      children_.serve(*cluster_);
       start_migrations();
       queries_ = std::make_unique<ClusterQueries>(
           *cluster_, processes_, node_, log,
@@ -115,6 +119,7 @@ class Daemon {
     migrations_->set_shadows(&shadows_);
     migrations_->set_socket_path(opts_.socket_path);
     peer_migration_->serve(*migrations_);
+    cluster_->on_link_lost([this](uint32_t node) { migrations_->node_lost(node); });
     shadows_.set_commit([this](VPid v, uint64_t id, uint32_t target) {
       return migrations_->shadow_registered(v, id, target);
     });
@@ -212,6 +217,7 @@ class Daemon {
   CheckpointService checkpoints_;  // before the policies and the server, which use it
   CheckpointPolicies policies_;
   ShadowService shadows_;  // before the dispatch and the server, which use it
+  ChildRelay children_;    // likewise
   RequestDispatch dispatch_;
   Server server_;
   std::unique_ptr<Cluster> cluster_;  // with --cluster

@@ -33,18 +33,28 @@ Status Migrations::on_relocated(const RelocatedMsg& m) {
 }
 
 void Migrations::on_stdio_connection(int fd, VPid v, uint64_t migration, int which) {
-  if (home_node_of(v) != peers_.self() || which < 0 || which > 2) {
+  // 0-2: the new guest's streams; 3: the previous copy's unread stdin, sent by
+  // the source once the migration has committed (migration_stdin.h).
+  if (home_node_of(v) != peers_.self() || which < 0 || which > 3) {
     log_.warning("stdio connection for vpid %u fd %d refused: not a process of this node", v.value, which);
     close(fd);
     return;
   }
-  auto& set = channels_.try_emplace(migration, std::array<int, 3>{-1, -1, -1}).first->second;
-  if (set[which] >= 0) close(set[which]);
-  set[which] = fd;
-  // Committed already (a slow connection): hand it over now.
+  add_channel(v, migration, which, fd);
+}
+
+void Migrations::add_channel(VPid v, uint64_t migration, int which, int fd) {
+  auto& set = channels_.try_emplace(migration, std::array<int, 4>{-1, -1, -1, -1}).first->second;
+  if (set[size_t(which)] >= 0) close(set[size_t(which)]);
+  set[size_t(which)] = fd;
+  // Committed already (a slow connection, or the leftover, which comes only
+  // after the commit): hand it over now. A process back home took its
+  // migration's id at its restore, before the commit; only the leftover is
+  // known to come after that.
   auto d = decided_.find(migration);
   const ProcessRecord* rec = table_.find(v);
-  if (rec && rec->migration == migration && ((d != decided_.end() && d->second == Decision::Commit) || rec->location >= 0))
+  if (rec && rec->migration == migration &&
+      (which == 3 || (d != decided_.end() && d->second == Decision::Commit) || rec->location >= 0))
     push_channels(v, migration);
 }
 
@@ -53,7 +63,7 @@ void Migrations::push_channels(VPid v, uint64_t migration) {
   if (it == channels_.end() || !shadows_) return;
   std::vector<int> fds;
   uint8_t mask = 0;
-  for (int i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < it->second.size(); ++i) {
     if (it->second[i] < 0) continue;
     fds.push_back(it->second[i]);
     mask |= uint8_t(1u << i);
@@ -67,21 +77,69 @@ void Migrations::push_channels(VPid v, uint64_t migration) {
 void Migrations::report_guest(VPid v, uint64_t migration, wire::GuestChange kind, int status) {
   GuestChangedMsg m{v.value, uint8_t(kind), status, migration};
   uint32_t home = home_node_of(v);
-  if (home == peers_.self()) return on_guest_changed(m);
-  peers_.guest_changed(home, m, [this, v](Status s) {
-    if (!s.ok()) log_.warning("cannot tell vpid %u's home about it: %s", v.value, s.message.c_str());
+  if (home == peers_.self()) {
+    Status s = on_guest_changed(m, home);
+    if (!s.ok()) log_.warning("vpid %u: %s", v.value, s.message.c_str());
+    return;
+  }
+  // The parent waits for the shadow, which waits for this: while the home node
+  // is unreachable (down, restarting, cut off) the statuses wait here, in
+  // order, and go when it answers again.
+  reports_[v.value].push_back(m);
+  send_reports(v);
+}
+
+void Migrations::send_reports(VPid v) {
+  auto it = reports_.find(v.value);
+  if (it == reports_.end() || it->second.empty() || reporting_.count(v.value)) return;
+  reporting_.insert(v.value);
+  peers_.guest_changed(home_node_of(v), it->second.front(), [this, v](Status s) {
+    reporting_.erase(v.value);
+    auto it = reports_.find(v.value);
+    if (it == reports_.end()) return;
+    if (!s.ok()) {
+      if (!it->second.front().retried)
+        log_.warning("cannot tell vpid %u's home about it yet (trying again every second): %s", v.value,
+                     s.message.c_str());
+      it->second.front().retried = true;
+      return;  // tick() tries again
+    }
+    if (it->second.front().retried) log_.event("vpid %u's home has its status now", v.value);
+    it->second.pop_front();
+    if (it->second.empty()) {
+      reports_.erase(it);
+      return;
+    }
+    send_reports(v);
   });
 }
 
-void Migrations::on_guest_changed(const GuestChangedMsg& m) {
+void Migrations::retry_reports() {
+  std::vector<uint32_t> waiting;
+  for (const auto& [v, q] : reports_)
+    if (!reporting_.count(v)) waiting.push_back(v);
+  for (uint32_t v : waiting) send_reports(VPid{v});
+}
+
+Status Migrations::on_guest_changed(const GuestChangedMsg& m, uint32_t from) {
   VPid v{m.vpid};
   const ProcessRecord* rec = table_.find(v);
-  if (!rec || rec->guest || !shadows_) return;
+  if (!rec || rec->guest || !shadows_) return Status::success();  // nobody here waits for it
+  if (rec->migration == 0 && rec->location >= 0 && from == uint32_t(rec->location)) {
+    // This daemon restarted and forgot which migration took the process
+    // there; the node it runs on knows.
+    Status s = table_.set_location(v, rec->location, m.migration);
+    if (!s.ok()) log_.warning("vpid %u: %s", m.vpid, s.message.c_str());
+  }
   if (rec->migration != m.migration) {
     log_.event("vpid %u: a status from migration %llx, which is over: ignored", m.vpid,
                (unsigned long long)m.migration);
-    return;
+    return Status::success();
   }
+  // After a restart of this daemon its shadow comes back within a second or
+  // so: until then the guest's node keeps the status and tries again.
+  if (!shadows_->has_shadow(v))
+    return Status::failure(EAGAIN, strf("the shadow of vpid %u has not registered again yet", m.vpid));
   Status s;
   switch (wire::GuestChange(m.kind)) {
     case wire::GuestChange::Exited:
@@ -92,6 +150,7 @@ void Migrations::on_guest_changed(const GuestChangedMsg& m) {
     case wire::GuestChange::Continued: s = shadows_->push_continued(v); break;
   }
   if (!s.ok()) log_.warning("vpid %u: %s", m.vpid, s.message.c_str());
+  return Status::success();
 }
 
 void Migrations::shadow_gone(VPid v) {

@@ -52,6 +52,7 @@ struct GuestChangedMsg {
   uint8_t kind = 0;
   int32_t status = 0;
   uint64_t migration = 0;
+  bool retried = false;  // the sender's: not sent
 };
 
 }  // namespace vproc::daemon

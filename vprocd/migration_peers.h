@@ -8,6 +8,7 @@
 #include <array>
 #include <functional>
 
+#include "migration_files.h"
 #include "migration_messages.h"
 #include "pid_types.h"
 #include "status.h"
@@ -33,6 +34,8 @@ class MigrationPeers {
   virtual void relocated(uint32_t node, const RelocatedMsg& m, std::function<void(Status)> done) = 0;
   virtual void guest_changed(uint32_t node, const GuestChangedMsg& m, std::function<void(Status)> done) = 0;
   virtual void kill_guest(uint32_t node, VPid v, uint64_t migration) = 0;
+  // Does `node` have these files (migration_files.h)? A failure says which not.
+  virtual void files_check(uint32_t node, const FilesInUse& files, std::function<void(Status)> done) = 0;
 
   // Blocking, for worker threads: an authenticated `image` connection to
   // `node`, or an `stdio` connection for fd `fd` of guest `v` (the home node

@@ -43,6 +43,7 @@ void Migrations::tick() {
   graveyard_.clear();
   in_graveyard_.clear();
   receiver_graveyard_.clear();
+  handover_graveyard_.clear();
   double now = ev_now(loop_);
   std::vector<uint64_t> late;
   for (auto& [id, o] : outgoing_)
@@ -53,7 +54,7 @@ void Migrations::tick() {
     if (it == outgoing_.end()) continue;
     Outgoing& o = *it->second;
     abort_out(o, Status::failure(ETIMEDOUT, o.stage == Outgoing::Stage::AwaitReady
-                                                ? strf("%s did not restore it in time", peers_.name_of(o.target).c_str())
+                                                ? strf("%s: did not restore it in time", peers_.name_of(o.target).c_str())
                                                 : std::string("the process did not become its shadow in time")));
   }
   // Paused guests whose Ready got no answer ask again.
@@ -79,6 +80,7 @@ void Migrations::tick() {
         fail_in(id, ETIMEDOUT, "the source does not know the migration any more");
     });
   }
+  retry_reports();
   // Old decisions: the source keeps them a while for late questions.
   if (decided_.size() > 4096) decided_.clear();
   if (finished_requests_.size() > 4096) finished_requests_.clear();

@@ -18,10 +18,12 @@
 #include <ev.h>
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "checkpoint_service.h"
@@ -30,7 +32,9 @@
 #include "image_receiver.h"
 #include "image_sender.h"
 #include "logger.h"
+#include "migration_files.h"
 #include "migration_peers.h"
+#include "migration_stdin.h"
 #include "process_table.h"
 #include "spool.h"
 #include "transfer_wire.h"
@@ -81,8 +85,15 @@ class Migrations {
   void on_ready(const ReadyMsg& m, std::function<void(Decision)> respond);
   Decision on_status(uint64_t migration) const;
   Status on_relocated(const RelocatedMsg& m);
-  void on_guest_changed(const GuestChangedMsg& m);
+  // `from`: the reporting node.
+  // EAGAIN: ask again later (the shadow has not registered since a restart).
+  Status on_guest_changed(const GuestChangedMsg& m, uint32_t from);
   void on_kill_guest(VPid v, uint64_t migration);
+  // The control link to `node` closed: a migration to it that has not reached
+  // its commit is called off (its guest cannot commit without us).
+  void node_lost(uint32_t node);
+  // Before a checkpoint: are the files the process uses here (migration_files.h)?
+  void on_files_check(FilesInUse files, std::function<void(Status)> respond);
   // Accepted, authenticated connections (fd owned from now on).
   void on_image_connection(int fd);
   void on_stdio_connection(int fd, VPid v, uint64_t migration, int which);
@@ -97,12 +108,22 @@ class Migrations {
 
   // source
   void start_out(const MigrateOut& m, std::function<void(const MigrateOutcome&)> respond);
+  // The checks start_out makes, again after the target checked the files
+  // (migration_precheck.cc); ok or why not, with `rec` set.
+  Status check_out(const MigrateOut& m, const ProcessRecord*& rec) const;
+  void precheck_out(const MigrateOut& m, RealPid real, std::function<void(const MigrateOutcome&)> respond);
+  // `requested`: ev_time() of the request (the result's total counts from it).
+  void checkpoint_out(const MigrateOut& m, std::function<void(const MigrateOutcome&)> respond, double requested);
   void checkpoint_done(uint64_t id, const wire::Reply& r);
   void send_image(Outgoing& o);
   void image_sent(uint64_t id, const Status& s);
   void commit(Outgoing& o, uint32_t real);
   void committed(uint64_t id);
   void abort_out(Outgoing& o, const Status& why);
+  // The frozen copy's stdin channel (before the commit), and after it, its
+  // unread input back to the shadow (migration_stdin.h).
+  void take_stdin(Outgoing& o);
+  void hand_over_stdin(Outgoing& o);
   void give_verdict(Outgoing& o, wire::VerdictAction action);
   void finish_out(uint64_t id, MigrateOutcome outcome);
   Outgoing* out_by_request(uint32_t request_id);
@@ -117,7 +138,11 @@ class Migrations {
   void close_in(uint64_t id);
   // home
   void push_channels(VPid v, uint64_t migration);
+  // Files stdio socket `fd` (`which`: 0-3, as channels_) of `migration`.
+  void add_channel(VPid v, uint64_t migration, int which, int fd);
   void report_guest(VPid v, uint64_t migration, wire::GuestChange kind, int status);
+  void send_reports(VPid v);
+  void retry_reports();
 
   static void on_tick(struct ev_loop* loop, ev_timer* w, int revents);
   void tick();
@@ -136,12 +161,23 @@ class Migrations {
   std::unordered_map<uint64_t, std::unique_ptr<Outgoing>> outgoing_;
   std::unordered_map<uint64_t, std::unique_ptr<Incoming>> incoming_;
   std::unordered_map<uint64_t, Decision> decided_;                // source: past decisions
-  std::unordered_map<uint64_t, std::array<int, 3>> channels_;     // home: stdio sockets per migration
+  // home: stdio sockets per migration: the guest's fds 0-2, and [3] the
+  // leftover of the previous copy's stdin (migration_stdin.h)
+  std::unordered_map<uint64_t, std::array<int, 4>> channels_;
+  std::unordered_map<uint64_t, std::unique_ptr<StdinHandover>> handovers_;  // source: by migration
   std::unordered_map<uint64_t, std::unique_ptr<ImageReceiver>> receiving_;  // image connections being read
   std::unordered_map<uint32_t, wire::VerdictAction> finished_requests_;    // checkpoint request -> verdict
+  // guest's node: statuses not yet taken by the home node, per vpid, in order
+  std::unordered_map<uint32_t, std::deque<GuestChangedMsg>> reports_;
+  std::unordered_set<uint32_t> reporting_;  // vpids with a report in flight
   std::vector<std::unique_ptr<Outgoing>> graveyard_;  // ended, freed on the next tick
   std::vector<std::unique_ptr<Incoming>> in_graveyard_;
   std::vector<std::unique_ptr<ImageReceiver>> receiver_graveyard_;
+  std::vector<std::unique_ptr<StdinHandover>> handover_graveyard_;
+  // Files checks under way: the source's (by id, with the vpid they are
+  // for) and the target's (migration_precheck.cc).
+  std::unordered_map<uint64_t, std::pair<VPid, std::unique_ptr<LoopTask>>> prechecks_;
+  std::unordered_map<uint64_t, std::unique_ptr<LoopTask>> file_checks_;
   uint64_t counter_ = 0;
   ev_timer tick_;
 };

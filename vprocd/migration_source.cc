@@ -3,12 +3,14 @@
 // and decide when the target says its guest is ready.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "ckpt_request.h"
 #include "loop_task.h"
@@ -74,6 +76,11 @@ bool Migrations::request(const Peer& caller, const wire::MigrateRequest& m, Conn
       MigrateOutcome o;
       o.err = s.err;
       o.message = s.message;
+      // Its home keeps its shadow (the parent's end) and its streams: no move
+      // without it, and where it runs nothing changes.
+      if (s.err == EHOSTUNREACH || s.err == ETIMEDOUT)
+        o.message = strf("its home node cannot be reached (%s); a migration needs it, and the process runs on "
+                         "unchanged", s.message.c_str());
       o.to = out.target;
       return answer(o);
     }
@@ -102,7 +109,44 @@ void Migrations::on_migrate_out(const MigrateOut& m, std::function<void(const Mi
   start_out(m, std::move(respond));
 }
 
+Status Migrations::check_out(const MigrateOut& m, const ProcessRecord*& rec) const {
+  VPid v{m.vpid};
+  rec = table_.find(v);
+  if (!rec || rec->thread || rec->state != RecordState::Alive)
+    return Status::failure(ESRCH,
+                           strf("no process with vpid %u runs on %s", m.vpid, peers_.name_of(peers_.self()).c_str()));
+  if (!rec->guest && rec->location >= 0)
+    return Status::failure(EAGAIN,
+                           strf("vpid %u runs on %s now", m.vpid, peers_.name_of(uint32_t(rec->location)).c_str()));
+  if (m.target == peers_.self())
+    return Status::failure(EINVAL, strf("vpid %u already runs on %s", m.vpid, peers_.name_of(m.target).c_str()));
+  if (m.target >= peers_.node_count()) return Status::failure(ENOENT, strf("no node with index %u", m.target));
+  if (m.uid != 0 && m.euid != 0 && m.uid != rec->uid && m.euid != rec->uid)
+    return Status::failure(EPERM, strf("vpid %u belongs to uid %u; only its owner or root may migrate it", m.vpid,
+                                       rec->uid));
+  for (const auto& [id, o] : outgoing_)
+    if (o->vpid == v) return Status::failure(EBUSY, strf("vpid %u is being migrated already", m.vpid));
+  return Status::success();
+}
+
 void Migrations::start_out(const MigrateOut& m, std::function<void(const MigrateOutcome&)> respond) {
+  const ProcessRecord* rec = nullptr;
+  Status s = check_out(m, rec);
+  for (const auto& [id, p] : prechecks_)
+    if (s.ok() && p.first.value == m.vpid) s = Status::failure(EBUSY, strf("vpid %u is being migrated already", m.vpid));
+  if (!s.ok()) {
+    MigrateOutcome fail;
+    fail.from = peers_.self();
+    fail.to = m.target;
+    fail.err = s.err;
+    fail.message = s.message;
+    return respond(fail);
+  }
+  precheck_out(m, rec->real, std::move(respond));
+}
+
+void Migrations::checkpoint_out(const MigrateOut& m, std::function<void(const MigrateOutcome&)> respond,
+                                double requested) {
   VPid v{m.vpid};
   MigrateOutcome fail;
   fail.from = peers_.self();
@@ -112,25 +156,17 @@ void Migrations::start_out(const MigrateOut& m, std::function<void(const Migrate
     fail.message = msg;
     respond(fail);
   };
-  const ProcessRecord* rec = table_.find(v);
-  if (!rec || rec->thread || rec->state != RecordState::Alive)
-    return refuse(ESRCH, strf("no process with vpid %u runs on %s", m.vpid, peers_.name_of(peers_.self()).c_str()));
-  if (!rec->guest && rec->location >= 0)
-    return refuse(EAGAIN, strf("vpid %u runs on %s now", m.vpid, peers_.name_of(uint32_t(rec->location)).c_str()));
-  if (m.target == peers_.self())
-    return refuse(EINVAL, strf("vpid %u already runs on %s", m.vpid, peers_.name_of(m.target).c_str()));
-  if (m.target >= peers_.node_count()) return refuse(ENOENT, strf("no node with index %u", m.target));
-  if (m.uid != 0 && m.euid != 0 && m.uid != rec->uid && m.euid != rec->uid)
-    return refuse(EPERM, strf("vpid %u belongs to uid %u; only its owner or root may migrate it", m.vpid, rec->uid));
-  for (const auto& [id, o] : outgoing_)
-    if (o->vpid == v) return refuse(EBUSY, strf("vpid %u is being migrated already", m.vpid));
+  // Again: things may have changed while the target looked at the files.
+  const ProcessRecord* rec = nullptr;
+  if (Status s = check_out(m, rec); !s.ok()) return refuse(s.err, s.message);
 
   auto o = std::make_unique<Outgoing>();
   o->id = new_id();
   o->vpid = v;
   o->target = m.target;
   o->flags = m.flags;
-  o->started = ev_time();
+  o->started = requested;
+  o->frozen_since = ev_time();  // the checkpoint stops the process from now until the commit
   // The snapshot writer runs as the process's user: its image goes into a
   // directory of that user inside the spool.
   struct stat pst;
@@ -173,7 +209,6 @@ void Migrations::checkpoint_done(uint64_t id, const wire::Reply& r) {
   if (done->result.err)
     return abort_out(o, Status::failure(done->result.err, strf("checkpoint failed: %s", done->result.message.s)));
   o.image_bytes = done->result.image_bytes;
-  o.frozen_since = o.started;
   send_image(o);
 }
 
@@ -193,7 +228,9 @@ void Migrations::send_image(Outgoing& o) {
                        return;
                      }
                      Outgoing& o = *it->second;
-                     if (*fd < 0) return abort_out(o, Status::failure(-*fd, *why));
+                     if (*fd < 0)
+                       return abort_out(o, Status::failure(-*fd, strf("%s: cannot send it the image: %s",
+                                                                      peers_.name_of(o.target).c_str(), why->c_str())));
                      ImageOffer offer;
                      offer.migration = o.id;
                      offer.vpid = o.vpid.value;
@@ -212,9 +249,11 @@ void Migrations::image_sent(uint64_t id, const Status& s) {
   auto it = outgoing_.find(id);
   if (it == outgoing_.end()) return;
   Outgoing& o = *it->second;
-  if (!s.ok())
-    return abort_out(o, Status::failure(s.err, strf("sending the image to %s: %s", peers_.name_of(o.target).c_str(),
-                                                    s.message.c_str())));
+  if (!s.ok()) {
+    bool says_so = s.message.rfind("sending the image", 0) == 0;
+    return abort_out(o, Status::failure(s.err, strf("%s: %s%s", peers_.name_of(o.target).c_str(),
+                                                    says_so ? "" : "sending the image: ", s.message.c_str())));
+  }
   o.stage = Outgoing::Stage::AwaitReady;
   o.deadline = ev_now(loop_) + limits_.ready_timeout_s;
   log_.event("migration %llx: image sent (%llu bytes), waiting for %s", (unsigned long long)id,
@@ -230,7 +269,7 @@ void Migrations::on_ready(const ReadyMsg& m, std::function<void(Decision)> respo
   Outgoing& o = *it->second;
   if (m.err) {
     respond(Decision::Abort);
-    return abort_out(o, Status::failure(m.err, strf("%s could not restore it: %s", peers_.name_of(o.target).c_str(),
+    return abort_out(o, Status::failure(m.err, strf("%s: could not restore it: %s", peers_.name_of(o.target).c_str(),
                                                     m.message.c_str())));
   }
   if (o.stage != Outgoing::Stage::AwaitReady && o.stage != Outgoing::Stage::Sending) return respond(Decision::Pending);
@@ -251,16 +290,20 @@ void Migrations::commit(Outgoing& o, uint32_t real) {
   }
   // The process here is a guest (or came back home and has a shadow already):
   // the home node learns where it runs, then this copy quits.
+  take_stdin(o);  // while this copy is still the record's process
   uint32_t home = home_node_of(o.vpid);
   RelocatedMsg rm{o.vpid.value, o.target, real, id};
   auto after = [this, id](Status s) {
     auto it = outgoing_.find(id);
     if (it == outgoing_.end()) return;
     Outgoing& o = *it->second;
-    if (!s.ok()) return abort_out(o, Status::failure(s.err, strf("the home node did not take the move: %s", s.message.c_str())));
+    if (!s.ok())
+      return abort_out(o, Status::failure(s.err, strf("%s (its home node) did not take the move: %s",
+                                                      peers_.name_of(home_node_of(o.vpid)).c_str(), s.message.c_str())));
     for (auto& [iid, in] : incoming_)
       if (in->vpid == o.vpid && in->stage == Incoming::Stage::Running) in->stage = Incoming::Stage::MovedOn;
     if (table_.find(o.vpid) && table_.find(o.vpid)->guest) table_.remove_guest(o.vpid);
+    hand_over_stdin(o);
     give_verdict(o, wire::VerdictAction::Quit);
     committed(id);
   };
@@ -271,11 +314,68 @@ void Migrations::commit(Outgoing& o, uint32_t real) {
   }
 }
 
+void Migrations::take_stdin(Outgoing& o) {
+  const ProcessRecord* rec = table_.find(o.vpid);
+  for (auto& [iid, in] : incoming_) {
+    if (in->vpid != o.vpid || in->stage != Incoming::Stage::Running) continue;
+    o.stdin_forwarded = in->offer.stdio_mask & 1;
+    if (o.stdin_forwarded && rec && o.old_stdin < 0) o.old_stdin = take_stdin_socket(rec->real, in->stdin_ino);
+    return;
+  }
+}
+
+void Migrations::hand_over_stdin(Outgoing& o) {
+  if (!o.stdin_forwarded) return;
+  uint64_t id = o.id;
+  VPid v = o.vpid;
+  uint32_t home = home_node_of(v);
+  StdinHandover::Open open;
+  if (home == peers_.self()) {
+    // The shadow is here: a socket pair, its end filed with the migration's channels.
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      log_.warning("migration %llx: no socket pair for the unread stdin of vpid %u: %s", (unsigned long long)id,
+                   v.value, strerror(errno));
+      return;
+    }
+    add_channel(v, id, 3, sv[1]);
+    int mine = sv[0];
+    open = [mine](std::string&) { return mine; };
+  } else {
+    open = [this, home, v, id](std::string& why) { return peers_.open_stdio_channel(home, v, id, 3, why); };
+  }
+  auto h = std::make_unique<StdinHandover>(loop_);
+  StdinHandover* raw = h.get();
+  handovers_[id] = std::move(h);
+  int old = std::exchange(o.old_stdin, -1);
+  raw->start(old, std::move(open), [this, id, v](bool ok, uint64_t bytes, const std::string& why) {
+    if (ok) {
+      if (bytes) log_.event("migration %llx: %llu bytes of unread stdin back to vpid %u's shadow",
+                            (unsigned long long)id, (unsigned long long)bytes, v.value);
+    } else {
+      log_.warning("migration %llx: the unread stdin of vpid %u (%llu bytes handed over): %s",
+                   (unsigned long long)id, v.value, (unsigned long long)bytes, why.c_str());
+    }
+    auto it = handovers_.find(id);
+    if (it == handovers_.end()) return;
+    handover_graveyard_.push_back(std::move(it->second));  // the caller: freed on the next tick
+    handovers_.erase(it);
+  });
+}
+
 Status Migrations::shadow_registered(VPid v, uint64_t migration, uint32_t target) {
   auto it = outgoing_.find(migration);
   auto d = decided_.find(migration);
   if (it == outgoing_.end() && d != decided_.end() && d->second == Decision::Abort)
     return Status::failure(ECANCELED, strf("migration %llx was aborted", (unsigned long long)migration));
+  const ProcessRecord* rec = table_.find(v);
+  if (it == outgoing_.end() && d == decided_.end() && rec && !rec->guest && rec->location >= 0) {
+    // Its Hello again, to a daemon that restarted: the shadow names its own
+    // (first) migration, but the table knows where the process runs now, and
+    // the migration that took it there if it went straight from here.
+    if (rec->migration == 0 && rec->location == int(target)) return table_.set_location(v, rec->location, migration);
+    return Status::success();
+  }
   Status s = table_.set_location(v, int(target), migration);
   if (!s.ok()) return s;
   decided_[migration] = Decision::Commit;
@@ -358,6 +458,7 @@ void Migrations::finish_out(uint64_t id, MigrateOutcome outcome) {
   // A writer still waiting gets its verdict when it asks: keep the answer.
   if (o->writer_conn && !o->verdict) give_verdict(*o, wire::VerdictAction::Continue);
   if (o->request_id && o->verdict && !o->writer_conn) finished_requests_[o->request_id] = *o->verdict;
+  if (o->old_stdin >= 0) close(std::exchange(o->old_stdin, -1));  // aborted: the copy keeps its input
   spool_.remove_migration(id);
   auto respond = std::move(o->respond);
   graveyard_.push_back(std::move(o));  // its sender/task may be the caller

@@ -38,6 +38,10 @@ struct Migrations::Outgoing {
   std::function<void(Decision)> ready_respond;    // the target's Ready, waiting for the decision
   std::unique_ptr<LoopTask> connect;
   std::unique_ptr<ImageSender> sender;
+  // A copy that was itself a guest: the shadow fed its fd 0 (its stdin channel),
+  // and what it had not read goes back to the shadow (migration_stdin.h).
+  bool stdin_forwarded = false;
+  int old_stdin = -1;                             // that socket, taken from the frozen copy
 };
 
 // The target's side.
@@ -49,6 +53,7 @@ struct Migrations::Incoming {
   std::string image;
   Stage stage = Stage::Preparing;
   std::array<int, 3> stdio{-1, -1, -1};
+  uint64_t stdin_ino = 0;        // the socket given to the guest as fd 0 (0: none)
   std::unique_ptr<LoopTask> connect;
   std::unique_ptr<GuestLauncher> launcher;
   RealPid guest;                 // the restored process (its Restored)

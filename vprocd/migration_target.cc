@@ -58,7 +58,7 @@ void Migrations::prepare_guest(Incoming& in) {
   if (home == peers_.self()) {
     // Coming home: the shadow is here; a socket pair per stream.
     auto& theirs = channels_[id];
-    theirs = {-1, -1, -1};
+    theirs = {-1, -1, -1, -1};
     for (int fd = 0; fd < 3; ++fd) {
       if (!(mask & (1u << fd))) continue;
       int sv[2];
@@ -67,6 +67,7 @@ void Migrations::prepare_guest(Incoming& in) {
       in.stdio[fd] = sv[0];
       theirs[fd] = sv[1];
     }
+    in.stdin_ino = socket_inode(in.stdio[0]);
     return launch_guest(id);
   }
   // Connecting and the handshakes block: a worker thread does them.
@@ -95,6 +96,7 @@ void Migrations::prepare_guest(Incoming& in) {
         }
         Incoming& in = *it->second;
         in.stdio = *fds;
+        in.stdin_ino = socket_inode(in.stdio[0]);
         if (opened != __builtin_popcount(mask))
           return fail_in(id, EHOSTUNREACH, strf("cannot forward its stdio to its home node: %s", why->c_str()));
         launch_guest(id);

@@ -12,6 +12,9 @@ namespace vproc::daemon {
 namespace {
 
 constexpr double kShortTimeout = 5;
+// Where does it run: one small answer from its home (`migrate` of a process
+// whose home is cut off should say so soon).
+constexpr double kWhereTimeout = 2;
 // A migration's answer comes when it has ended: checkpoint, transfer and
 // restore of a large image.
 constexpr double kMigrateTimeout = 600;
@@ -46,7 +49,7 @@ void PeerMigration::where(VPid v, std::function<void(Status, uint32_t)> done) {
       return done(Status::failure(ESRCH, strf("no such vpid %u", v.value)), 0);
     return done(Status::success(), rec->location >= 0 ? uint32_t(rec->location) : cluster_.self());
   }
-  cluster_.request(home, kShortTimeout, [&](peer::PeerRequest::Builder b) { b.setLookup(v.value); },
+  cluster_.request(home, kWhereTimeout, [&](peer::PeerRequest::Builder b) { b.setLookup(v.value); },
                    [done](const Status& s, peer::PeerReply::Reader r) {
                      if (!s.ok()) return done(s, 0);
                      if (!r.isWhere()) return done(Status::failure(EPROTO, "unexpected answer to a lookup"), 0);
@@ -125,6 +128,40 @@ void PeerMigration::guest_changed(uint32_t node, const GuestChangedMsg& m, std::
       [done](const Status& s, peer::PeerReply::Reader) { done(s); });
 }
 
+void PeerMigration::files_check(uint32_t node, const FilesInUse& files, std::function<void(Status)> done) {
+  // The target may hash every file whose identity differs (another host's
+  // copy): allow for reading them at 200 MiB/s; a lost link should not keep
+  // the user waiting much longer than that.
+  double bytes = 0;
+  for (const image::MappedFile& f : files.mapped) bytes += double(f.size);
+  cluster_.request(
+      node, kShortTimeout + bytes / (200.0 * 1024 * 1024),
+      [&](peer::PeerRequest::Builder b) {
+        auto fc = b.initFilesCheck();
+        auto mapped = fc.initMapped(unsigned(files.mapped.size()));
+        for (unsigned i = 0; i < mapped.size(); ++i) {
+          const image::MappedFile& f = files.mapped[i];
+          auto x = mapped[i];
+          x.setPath(f.path);
+          x.setDev(f.dev);
+          x.setIno(f.ino);
+          x.setSize(f.size);
+          x.setMtimeNs(f.mtime_ns);
+          x.setContentHash(f.content_hash);
+        }
+        auto open = fc.initOpen(unsigned(files.open.size()));
+        for (unsigned i = 0; i < open.size(); ++i) {
+          open[i].setPath(files.open[i].path);
+          open[i].setSize(files.open[i].size);
+        }
+      },
+      [done](const Status& s, peer::PeerReply::Reader r) {
+        if (!s.ok()) return done(s);
+        if (!r.isOk()) return done(Status::failure(EPROTO, "unexpected answer to a files check"));
+        done(Status::success());
+      });
+}
+
 void PeerMigration::kill_guest(uint32_t node, VPid v, uint64_t migration) {
   cluster_.request(
       node, kShortTimeout,
@@ -183,6 +220,25 @@ void PeerMigration::serve(Migrations& m) {
       });
     });
   });
+  c.handle(K::FILES_CHECK, [&c, &m](const PeerCall& call, K::Reader req) {
+    auto r = req.getFilesCheck();
+    FilesInUse files;
+    for (auto x : r.getMapped()) {
+      image::MappedFile f;
+      f.path = x.getPath();
+      f.dev = x.getDev();
+      f.ino = x.getIno();
+      f.size = x.getSize();
+      f.mtime_ns = x.getMtimeNs();
+      f.content_hash = x.getContentHash();
+      files.mapped.push_back(std::move(f));
+    }
+    for (auto x : r.getOpen()) files.open.push_back({x.getPath(), x.getSize()});
+    m.on_files_check(std::move(files), [&c, call](Status s) {
+      if (!s.ok()) return c.reply_error(call, s);
+      c.reply(call, [](peer::PeerReply::Builder b) { b.setOk(); });
+    });
+  });
   c.handle(K::READY, [&c, &m](const PeerCall& call, K::Reader req) {
     auto r = req.getReady();
     ReadyMsg msg{r.getMigration(), r.getVpid(), r.getReal(), r.getErrno(), r.getMessage()};
@@ -202,7 +258,8 @@ void PeerMigration::serve(Migrations& m) {
   });
   c.handle(K::GUEST_CHANGED, [&c, &m](const PeerCall& call, K::Reader req) {
     auto r = req.getGuestChanged();
-    m.on_guest_changed(GuestChangedMsg{r.getVpid(), r.getKind(), r.getStatus(), r.getMigration()});
+    Status s = m.on_guest_changed(GuestChangedMsg{r.getVpid(), r.getKind(), r.getStatus(), r.getMigration()}, call.from);
+    if (!s.ok()) return c.reply_error(call, s);
     c.reply(call, [](peer::PeerReply::Builder b) { b.setOk(); });
   });
   c.handle(K::KILL_GUEST, [&c, &m](const PeerCall& call, K::Reader req) {

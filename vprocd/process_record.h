@@ -33,6 +33,9 @@ struct ProcessRecord {
   uint64_t migration = 0;    // the migration that brought a guest here / moved the process last
 
   bool live() const { return state == RecordState::Alive || state == RecordState::Zombie; }
+  // Runs here as a restored guest: another node's vpid, or ours back from
+  // another node (its shadow stays). Its kernel parent is its keeper, not `parent`.
+  bool runs_as_guest() const { return guest || (shadow && real != shadow && location < 0); }
 };
 
 }  // namespace vproc::daemon

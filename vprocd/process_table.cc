@@ -165,6 +165,12 @@ Status ProcessTable::hello(const Peer& peer, const wire::Hello& req, wire::Hello
   if (req.ckpt_signal != 0) set_ckpt_signal(v, int(req.ckpt_signal));
   out = {};
   out.vpid = v.value;
+  // A guest that exec'd without passing its identity on (a raw exec) stays
+  // one: its library must not take the keeper for its parent.
+  if (const ProcessRecord* rec = find(v); rec && rec->runs_as_guest()) {
+    out.guest = true;
+    out.parent = rec->parent;
+  }
   // A process that says Hello again and again (exec after exec) keeps what it
   // holds; beyond kMaxHeld it gets no more (an empty lease: it asks later).
   if (leases_.held_by(v) + kInitialLease <= kMaxHeld) {

@@ -7,6 +7,7 @@
 
 #include "checkpoint_policy.h"
 #include "checkpoint_service.h"
+#include "child_relay.h"
 #include "cluster_queries.h"
 #include "process_list.h"
 #include "shadow_service.h"
@@ -213,6 +214,16 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
             return Answer::Small;
           }
           return migrations_->resumed(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::ChildReport>) {
+          Status s = child_relay_ ? child_relay_->report(peer, m)
+                                  : Status::failure(ENOSYS, "this daemon does not relay children's states");
+          if (!s.ok()) log_.warning("child report from pid %u refused: %s", peer.pid.value, s.message.c_str());
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
+          return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::ChildWait>) {
+          if (child_relay_ && conn) return child_relay_->wait(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
+          reply = error_reply(Status::failure(ENOSYS, "this daemon does not relay children's states"));
+          return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::GuestStatus>) {
           Status s = migrations_ ? migrations_->guest_status(peer, m)
                                  : Status::failure(ENOSYS, "this daemon does not take migration requests");

@@ -20,6 +20,7 @@ class CheckpointPolicies;
 class ShadowService;
 class ClusterQueries;
 class Migrations;
+class ChildRelay;
 
 class RequestDispatch {
  public:
@@ -66,6 +67,10 @@ class RequestDispatch {
   // process-side questions, answered "go on").
   void set_migrations(Migrations* m) { migrations_ = m; }
 
+  // ChildReport/ChildWait (children left behind by a migrated parent) go to
+  // this (else ENOSYS).
+  void set_child_relay(ChildRelay* relay) { child_relay_ = relay; }
+
   // `conn`: the connection the request came on, for a deferred reply.
   Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
                 std::vector<uint64_t>& list_frame, ConnectionId conn = 0);
@@ -86,6 +91,7 @@ class RequestDispatch {
   ShadowService* shadows_ = nullptr;
   ClusterQueries* cluster_ = nullptr;
   Migrations* migrations_ = nullptr;
+  ChildRelay* child_relay_ = nullptr;
 };
 
 }  // namespace vproc::daemon

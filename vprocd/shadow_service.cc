@@ -136,7 +136,7 @@ Status ShadowService::push(VPid vpid, Event e) {
 }
 
 Status ShadowService::push_channels(VPid vpid, std::vector<int> fds, uint8_t fd_mask) {
-  if (fds.empty() || (fd_mask & ~7u) || size_t(std::popcount(unsigned(fd_mask))) != fds.size()) {
+  if (fds.empty() || (fd_mask & ~15u) || size_t(std::popcount(unsigned(fd_mask))) != fds.size()) {
     close_all(fds);
     return Status::failure(EINVAL, strf("stdio channels for vpid %u: mask %#x does not match %zu sockets",
                                         vpid.value, unsigned(fd_mask), fds.size()));

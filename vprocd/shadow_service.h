@@ -72,8 +72,9 @@ class ShadowService {
 
   // --- events for the shadow of `vpid`; ESRCH when it has none ---
   // New stdio sockets: `fds` (owned from now on, closed on failure) stand for
-  // the guest's fds named by the bits of `fd_mask` (bit 0: fd 0 ...), in order.
-  // EINVAL if they do not match.
+  // the guest's fds named by the bits of `fd_mask` (bit 0: fd 0 ...), in order;
+  // bit 3: the previous copy's unread stdin (migration_stdin.h). EINVAL if
+  // they do not match.
   Status push_channels(VPid vpid, std::vector<int> fds, uint8_t fd_mask);
   // The guest exited with this wait status (the shadow exits the same way).
   Status push_exited(VPid vpid, int wait_status);

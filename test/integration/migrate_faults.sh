@@ -15,10 +15,10 @@ cluster_daemon_supported || vp_skip "this vprocd has no --cluster"
 PY=/usr/bin/python3
 PROG=$HERE/programs/mig_ticker.py
 
-"$PY" "$PROG" 80 >"$D/native.out"
+"$PY" "$PROG" 200 >"$D/native.out"
 cluster_up 2
 
-host_spawn h1 "$VPROC_RUN" "$PY" "$PROG" 80 >"$D/run.out" 2>"$D/run.err" 251>&-
+host_spawn h1 "$VPROC_RUN" "$PY" "$PROG" 200 >"$D/run.out" 2>"$D/run.err" 251>&-
 job=$HOST_JOB
 vp_wait_until 10 "the workload runs on h1" grep -q "tick 2 " "$D/run.out"
 V=$(host_run h1 "$VPROC" ps 2>/dev/null | awk '/mig_ticker/ {print $1; exit}')

@@ -4,7 +4,9 @@
  * and exit statuses are combined on the way up so the root can verify the
  * whole tree. Siblings exist at the same time but run their subtrees one after
  * the other (released through a pipe), and a parent prints only while no
- * descendant runs, so the output order is fixed. */
+ * descendant runs, so the output order is fixed. In the migrate mode the root
+ * migrates while its last child's subtree runs (SCENARIO_MIGRATE_POINT): the
+ * tree stays behind, and the root still reaps that child with its status. */
 #include "scenario.h"
 
 enum { kDepth = 3, kFanout = 2 };
@@ -49,14 +51,15 @@ static int run_level(int depth, int index, const char* path) {
   for (int i = 0; i < kFanout; i++) {
     write_all(go[i][1], "g", 1);
     pid_t reported = recv_pid(report[i][0]);
+    close(go[i][1]);
+    close(report[i][0]);
+    if (depth == 0 && i == kFanout - 1) SCENARIO_MIGRATE_POINT(); /* (no pipe left open) */
     int status = wait_for(kids[i]); /* print only once the child's subtree is done */
     check(reported == kids[i], "%s: child %d's getpid() equals the fork() result", path, i);
     char buf[64];
     check(WIFEXITED(status) && WEXITSTATUS(status) == expected_code(depth + 1, i),
           "%s: child %d reaped with %s", path, i, describe_status(status, buf, sizeof buf));
     sum += WEXITSTATUS(status);
-    close(go[i][1]);
-    close(report[i][0]);
   }
   check(getpid() == me, "%s: getpid() unchanged after forking", path);
   errno = 0;

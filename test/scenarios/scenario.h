@@ -198,6 +198,35 @@ static inline const char* scenario_tmpdir(const char* name) {
   return dir;
 }
 
+/* Migration points (the migrate mode of run_scenario.sh). A no-op unless
+ * VPROC_SCENARIO_MIGRATE_DIR is set; then the process writes its pid to
+ * DIR/point-N.want (N: the first free number) and waits until DIR/point-N.done
+ * exists, while the runner migrates it to another host and back. Unlike a
+ * checkpoint point, a migration point may have live children: they stay where
+ * they run, and the migrated process still waits for them (docs/cluster.md,
+ * "Children left behind"). Every SCENARIO_CKPT_POINT() is a migration point
+ * too; SCENARIO_MIGRATE_POINT() is one for migrations only. */
+static inline void scenario_migrate_point_(const char* file, int line) {
+  const char* dir = getenv("VPROC_SCENARIO_MIGRATE_DIR");
+  if (!dir || !*dir) return;
+  char want[600], tmp[620], done[620];
+  int n = 1;
+  for (;; n++) {
+    snprintf(want, sizeof want, "%s/point-%d.want", dir, n);
+    if (access(want, F_OK) != 0) break;
+  }
+  snprintf(tmp, sizeof tmp, "%s.tmp", want);
+  snprintf(done, sizeof done, "%s/point-%d.done", dir, n);
+  FILE* f = fopen(tmp, "w");
+  if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 || rename(tmp, want) != 0)
+    fail("migration point %s:%d: cannot write %s: %s", file, line, want, strerror(errno));
+  for (int waited = 0; access(done, F_OK) != 0; waited++) {
+    if (waited > 12000) fail("migration point %s:%d: nobody migrated the process in 120 s", file, line);
+    usleep(10000);
+  }
+}
+#define SCENARIO_MIGRATE_POINT() scenario_migrate_point_(__FILE__, __LINE__)
+
 /* Checkpoint points (the ckpt mode of run_scenario.sh). A no-op unless
  * VPROC_SCENARIO_CKPT_DIR is set; then the process checkpoints itself to
  * DIR/point-N.vpimg (N: the first free number, so it counts on across restores
@@ -208,6 +237,7 @@ static inline const char* scenario_tmpdir(const char* name) {
  * refuses). vproc_checkpoint is looked up at run time, so the native build
  * needs no libvproc. */
 static inline void scenario_ckpt_point_(const char* file, int line) {
+  scenario_migrate_point_(file, line);
   const char* dir = getenv("VPROC_SCENARIO_CKPT_DIR");
   if (!dir || !*dir) return;
   int (*ckpt)(const char*) = (int (*)(const char*))dlsym(RTLD_DEFAULT, "vproc_checkpoint");

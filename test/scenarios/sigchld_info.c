@@ -45,6 +45,7 @@ int main(void) {
   if (c == 0) {
     for (;;) pause();
   }
+  SCENARIO_MIGRATE_POINT(); /* the child stays behind; its SIGCHLDs follow the parent */
   must(kill(c, SIGSTOP));
   await_hits(2);
   check(pid_seen(last_pid) == c && last_code == CLD_STOPPED && last_status == SIGSTOP,

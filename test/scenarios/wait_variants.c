@@ -1,6 +1,9 @@
 /* wait() and the forms of waitpid(): a specific child, -1, 0 (own group),
  * -pgid, a WNOHANG polling loop; exit codes 0/1/3/255 and deaths by SIGTERM,
- * SIGKILL and SIGSEGV; ECHILD when there is nothing to wait for. */
+ * SIGKILL and SIGSEGV; ECHILD when there is nothing to wait for. In the
+ * migrate mode the process also migrates while it has children that are not
+ * reaped yet (SCENARIO_MIGRATE_POINT): they stay behind, and it waits for
+ * them all the same. */
 #include "scenario.h"
 
 /* A child that exits with `code`; with a pipe `go`, only once the parent closes
@@ -32,6 +35,7 @@ static void test_waitpid_specific(void) {
   enum { n = 4 };
   pid_t kids[n];
   for (int i = 0; i < n; i++) kids[i] = child_exiting(codes[i], NULL);
+  SCENARIO_MIGRATE_POINT();
   /* Reap in reverse order: waitpid(pid) must pick that child and no other. */
   for (int i = n - 1; i >= 0; i--) {
     int status;
@@ -47,6 +51,7 @@ static void test_waitpid_any(void) {
   pid_t kids[n];
   int seen[n] = {0};
   for (int i = 0; i < n; i++) kids[i] = child_exiting(20 + i, NULL);
+  SCENARIO_MIGRATE_POINT();
   for (int k = 0; k < n; k++) {
     int status;
     pid_t r = pid_seen(waitpid(-1, &status, 0));

@@ -54,18 +54,37 @@ TEST_CASE("VPROC_SELF round-trips through format and parse") {
   CHECK(back.parent == s.parent);
   CHECK(back.parent_real == s.parent_real);
 
-  SelfEnv max{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu};
+  CHECK_FALSE(back.guest);
+
+  SelfEnv max{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, true};
   n = format_self_env(max, buf);
   CHECK(n + 1 == kSelfEnvValueMax);
   REQUIRE(parse_self_env(buf, back));
   CHECK(back.parent_real == 0xffffffffu);
+  CHECK(back.guest);
+}
+
+TEST_CASE("VPROC_SELF of a guest carries a fifth field; its parent_real is 0") {
+  // A migrated process that exec'd: its parent (here a real pid on the source
+  // node) is not its kernel parent (the keeper).
+  SelfEnv s{4194305, 40, 812, 0, true};
+  char buf[kSelfEnvValueMax];
+  format_self_env(s, buf);
+  CHECK(std::string(buf) == "4194305:40:812:0:1");
+  SelfEnv back;
+  REQUIRE(parse_self_env(buf, back));
+  CHECK(back.guest);
+  CHECK(back.parent == 812);
+  CHECK(back.parent_real == 0);
+  REQUIRE(parse_self_env("4194305:40:812:0:0", back));
+  CHECK_FALSE(back.guest);
 }
 
 TEST_CASE("VPROC_SELF parsing rejects malformed values") {
   SelfEnv out{1, 2, 3, 4};
   for (const char* bad : {"", "1:2:3", "1:2:3:4:5", "1::3:4", "a:2:3:4", "1:2:3:4x", " 1:2:3:4",
                           "1:2:3:-4", "4294967296:0:0:0", "99999999999:0:0:0", "1:2:3:4:",
-                          "00000000001:2:3:4"}) {
+                          "00000000001:2:3:4", "1:2:3:4:2", "1:2:3:4:1:", "1:2:3:4:1:1"}) {
     INFO(bad);
     CHECK_FALSE(parse_self_env(bad, out));
   }

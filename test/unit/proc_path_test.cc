@@ -247,3 +247,17 @@ TEST_CASE("proc_path: readlink results that do not fit report TooLong") {
   CHECK(link_back("1000", ProcLink::Self, &res, 7) == "4194305");
   CHECK(res == ProcPathResult::Rewritten);
 }
+
+TEST_CASE("proc_path: thread-list directories are recognised") {
+  CHECK(is_proc_task_dir("/proc/self/task"));
+  CHECK(is_proc_task_dir("/proc/self/task/"));
+  CHECK(is_proc_task_dir("/proc/1000/task"));
+  CHECK(is_proc_task_dir("/proc//1000//task//"));
+  CHECK_FALSE(is_proc_task_dir("/proc/self/task/1001"));
+  CHECK_FALSE(is_proc_task_dir("/proc/self"));
+  CHECK_FALSE(is_proc_task_dir("/proc/thread-self/task"));
+  CHECK_FALSE(is_proc_task_dir("/proc/sys/task"));
+  CHECK_FALSE(is_proc_task_dir("/proc/self/taskx"));
+  CHECK_FALSE(is_proc_task_dir("/tmp/self/task"));
+  CHECK_FALSE(is_proc_task_dir("proc/self/task"));
+}

@@ -109,6 +109,47 @@ TEST_CASE("process table: Hello with a vpid re-registers, and refuses a vpid in 
   CHECK(s.err == EEXIST);
 }
 
+TEST_CASE("process table: a guest's Hello says it is a guest, with its record's parent", "[process_table]") {
+  DaemonState d;
+  Peer me = self_peer();
+  wire::HelloOk ok;
+  // A plain process is no guest.
+  VPid home = d.hello(me);
+  REQUIRE(d.table->hello(me, wire::Hello{wire::kProtocolVersion, 0, 1}, ok).ok());
+  CHECK_FALSE(ok.guest);
+
+  // Another node's vpid, restored here; its parent was a real pid on that node.
+  Child guest;
+  Peer gp = peer_of(guest.pid());
+  VPid foreign = make_vpid(2, 9);
+  REQUIRE(d.table->add_guest(gp, foreign, 812, 0x77).ok());
+  // Its library after a raw exec (no identity passed on): Hello{0}, or with
+  // the vpid after a reconnect. The parent it sends (its keeper's) is ignored.
+  for (uint32_t hint : {0u, foreign.value}) {
+    ok = {};
+    REQUIRE(d.table->hello(gp, wire::Hello{wire::kProtocolVersion, hint, uint32_t(getpid())}, ok).ok());
+    CHECK(ok.vpid == foreign.value);
+    CHECK(ok.guest);
+    CHECK(ok.parent == 812);
+  }
+
+  // One of ours back from another node (its shadow stays): a guest too.
+  REQUIRE(d.table->set_location(home, 1, 0x78).ok());
+  Child back;
+  Peer bp = peer_of(back.pid());
+  REQUIRE(d.table->add_guest(bp, home, 5, 0x79).ok());
+  ok = {};
+  REQUIRE(d.table->hello(bp, wire::Hello{wire::kProtocolVersion, 0, 1}, ok).ok());
+  CHECK(ok.vpid == home.value);
+  CHECK(ok.guest);
+  CHECK(ok.parent == 1);  // the record's, from the first Hello
+  // Gone again: the shadow stands for the vpid, and it is no guest.
+  d.table->remove_guest(home);
+  ok = {};
+  REQUIRE(d.table->hello(me, wire::Hello{wire::kProtocolVersion, home.value, 1}, ok).ok());
+  CHECK_FALSE(ok.guest);
+}
+
 TEST_CASE("process table: Spawned registers a child under a leased vpid", "[process_table]") {
   DaemonState d;
   Peer me = self_peer();

@@ -276,6 +276,48 @@ TEST_CASE("shadow: new channels wait until the old output channel has ended", "[
   close(b[1]);
 }
 
+TEST_CASE("shadow: a new guest gets what the old one had not read of its stdin first", "[shadow]") {
+  ShadowDaemon d;
+  ShadowProcess sh(d);
+  sh.await_registered();
+  std::vector<int> a = push_channels(d, sh.vpid, 1);
+  REQUIRE(write(sh.in, "one two ", 8) == 8);
+  // The old guest reads this much; the rest waits in its socket.
+  char first[4];
+  REQUIRE(d.spin_until([&] { return recv(a[0], first, 4, MSG_DONTWAIT | MSG_PEEK) == 4; }));
+  REQUIRE(recv(a[0], first, 4, 0) == 4);
+  CHECK(std::string(first, 4) == "one ");
+
+  // It moved on. Until the old copy's leftover has come, the new one gets nothing.
+  std::vector<int> b = push_channels(d, sh.vpid, 1);
+  REQUIRE(write(sh.in, "three ", 6) == 6);
+  d.spin_until([] { return false; }, 100);
+  char c;
+  CHECK(recv(b[0], &c, 1, MSG_DONTWAIT) < 0);
+  // The shadow closed the old stream: its source reads the rest to the end
+  // ("three " too, if the shadow sent it before it saw the new channel)...
+  bool eof = false;
+  std::string rest;
+  REQUIRE(d.spin_until([&] {
+    rest += guest_read(d, a[0], 100, &eof);
+    return eof;
+  }));
+  CHECK((rest == "two " || rest == "two three "));
+  close(a[0]);
+  // ...and hands it back (fd 3 of the new migration's channels).
+  int lv[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, lv) == 0);
+  REQUIRE(d.shadows->push_channels(sh.vpid, {lv[1]}, 8).ok());
+  guest_write(lv[0], rest);
+  close(lv[0]);
+  CHECK(guest_read(d, b[0], 10) == "two three ");
+  sh.close_stdin();
+  eof = false;
+  CHECK(guest_read(d, b[0], 1, &eof).empty());
+  CHECK(eof);
+  close(b[0]);
+}
+
 TEST_CASE("shadow: when the reader of its stdout goes away, the guest's writes fail too", "[shadow]") {
   ShadowDaemon d;
   ShadowProcess sh(d);

@@ -251,6 +251,12 @@ TEST_CASE("wire: every small reply survives encode and decode", "[wire]") {
   CHECK(h2.lease.count == 16);
   CHECK(h2.node_index == 3);
   CHECK(std::string(h2.node_name.s) == "node-three");
+  CHECK_FALSE(h2.guest);
+  h.guest = true;
+  h.parent = 812;  // a guest's parent: here a real pid on the node it came from
+  h2 = std::get<wire::HelloOk>(round_trip_reply(h));
+  CHECK(h2.guest);
+  CHECK(h2.parent == 812);
 
   auto l = std::get<wire::Lease>(round_trip_reply(wire::Lease{4194400, 200}));
   CHECK(l.first == 4194400);
