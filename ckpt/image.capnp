@@ -19,7 +19,7 @@ struct Image {
   sigactions @6 :List(SigAction);  # 64 entries, index = signo - 1
   kernel @7 :Kernel;
   cpu @8 :Cpu;
-  blobs @9 :List(Blob);          # other stored byte ranges (deleted files' contents)
+  blobs @9 :List(Blob);          # other stored byte ranges (deleted files' contents, pipes' buffered bytes)
 }
 
 struct Process {
@@ -147,7 +147,12 @@ struct Fd {
   ino @7 :UInt64;
   size @8 :UInt64;
   mtimeNs @9 :Int64;
-  blob @10 :Int32 = -1;          # deleted: index into Image.blobs (the contents)
+  blob @10 :Int32 = -1;          # deleted: index into Image.blobs (the contents);
+                                 # pipe: the bytes buffered in it (-1: none)
+  pipeSize @11 :UInt32;          # pipe: its capacity (F_GETPIPE_SZ)
+  epollWatches @12 :List(EpollWatch);  # epoll: its registrations
+  eventfdCount @13 :UInt64;      # eventfd: its counter
+  eventfdSemaphore @14 :Bool;    # eventfd: EFD_SEMAPHORE
 
   enum Kind {
     regular @0;                  # reopened by path, same file checked, offset restored
@@ -159,7 +164,19 @@ struct Fd {
     devRandom @6;
     tty @7;                      # a terminal: the restoring command's terminal
     stdio @8;                    # fd 0-2 that is a pipe/socket/tty: taken from the restoring command
+    pipe @9;                     # a pipe with both ends in the process; the fds with the
+                                 # same ino are its ends (access mode in flags)
+    epoll @10;                   # an epoll instance; what it watches is in epollWatches
+    eventfd @11;
   }
+}
+
+# One registration of an epoll instance (/proc/PID/fdinfo "tfd: events: data:"),
+# added again with EPOLL_CTL_ADD once every fd is back at its number.
+struct EpollWatch {
+  fd @0 :Int32;                  # the watched fd (an fd of the image)
+  events @1 :UInt32;             # as the kernel holds them (EPOLLERR|EPOLLHUP added)
+  data @2 :UInt64;
 }
 
 struct Thread {

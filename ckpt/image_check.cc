@@ -1,7 +1,10 @@
 #include "image_check.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "image_reader.h"
 
@@ -113,6 +116,47 @@ struct Checker {
         fail(name + ": shares a file with fd " + std::to_string(f.same_as) + ", not a lower fd of the image");
       if (f.blob < -1 || (f.blob >= 0 && size_t(f.blob) >= img.blobs.size()))
         fail(name + ": blob index " + std::to_string(f.blob) + " out of range");
+    }
+    watches();
+    pipes();
+  }
+
+  // After fds(): the table is sorted, so a watched fd is found by binary search.
+  void watches() const {
+    for (const Fd& f : img.fds)
+      for (const EpollWatch& w : f.epoll_watches) {
+        auto it = std::lower_bound(img.fds.begin(), img.fds.end(), w.fd,
+                                   [](const Fd& a, int32_t n) { return a.fd < n; });
+        if (w.fd == f.fd || it == img.fds.end() || it->fd != w.fd)
+          fail("fd " + std::to_string(f.fd) + ": its epoll instance watches fd " + std::to_string(w.fd) +
+               ", which the image does not have");
+      }
+  }
+
+  // The fds of one pipe (same inode) agree on its size and contents, and
+  // include a read end and a write end: restore makes the pipe from nothing.
+  void pipes() const {
+    std::vector<const Fd*> p;
+    for (const Fd& f : img.fds)
+      if (f.kind == FdKind::Pipe) p.push_back(&f);
+    std::stable_sort(p.begin(), p.end(),
+                     [](const Fd* a, const Fd* b) { return std::tie(a->dev, a->ino) < std::tie(b->dev, b->ino); });
+    for (size_t i = 0; i < p.size();) {
+      const Fd& f = *p[i];
+      const std::string name = "fd " + std::to_string(f.fd);
+      bool reads = false, writes = false;
+      for (; i < p.size() && p[i]->dev == f.dev && p[i]->ino == f.ino; ++i) {
+        const Fd& o = *p[i];
+        if (o.pipe_size != f.pipe_size || o.blob != f.blob)
+          fail(name + ": fds " + std::to_string(f.fd) + " and " + std::to_string(o.fd) +
+               " of one pipe disagree on its size or contents");
+        reads |= (o.flags & O_ACCMODE) != O_WRONLY;
+        writes |= (o.flags & O_ACCMODE) != O_RDONLY;
+      }
+      if (!reads || !writes) fail(name + ": " + f.path + " has no " + (reads ? "write" : "read") + " end in the image");
+      if (f.blob >= 0 && img.blobs[size_t(f.blob)].size > f.pipe_size)
+        fail(name + ": " + std::to_string(img.blobs[size_t(f.blob)].size) + " bytes buffered in a pipe of " +
+             std::to_string(f.pipe_size));
     }
   }
 

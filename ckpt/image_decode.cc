@@ -90,10 +90,17 @@ struct Decoder {
     out.reserve(count(l, "fds", kMaxListItems));
     for (auto f : l) {
       auto kind = uint16_t(f.getKind());
-      if (kind > uint16_t(s::Fd::Kind::STDIO))
+      if (kind > uint16_t(s::Fd::Kind::EVENTFD))
         fail("fd " + std::to_string(f.getFd()) + " has unknown kind " + std::to_string(kind));
-      out.push_back(Fd{f.getFd(), FdKind(kind), str(f.getPath()), f.getFlags(), f.getOffset(), f.getSameAs(),
-                       f.getDev(), f.getIno(), f.getSize(), f.getMtimeNs(), f.getBlob()});
+      Fd m{f.getFd(), FdKind(kind), str(f.getPath()), f.getFlags(), f.getOffset(), f.getSameAs(),
+           f.getDev(), f.getIno(), f.getSize(), f.getMtimeNs(), f.getBlob()};
+      m.pipe_size = f.getPipeSize();
+      auto watches = f.getEpollWatches();
+      m.epoll_watches.reserve(count(watches, "epoll registrations", kMaxListItems));
+      for (auto w : watches) m.epoll_watches.push_back(EpollWatch{w.getFd(), w.getEvents(), w.getData()});
+      m.eventfd_count = f.getEventfdCount();
+      m.eventfd_semaphore = f.getEventfdSemaphore();
+      out.push_back(std::move(m));
     }
   }
 

@@ -25,6 +25,9 @@ const char* to_string(FdKind k) {
     case FdKind::DevRandom: return "dev-random";
     case FdKind::Tty: return "tty";
     case FdKind::Stdio: return "stdio";
+    case FdKind::Pipe: return "pipe";
+    case FdKind::Epoll: return "epoll";
+    case FdKind::Eventfd: return "eventfd";
   }
   return "?";
 }

@@ -94,7 +94,15 @@ struct MappedFile {
   bool embedded = false;
 };
 
-enum class FdKind { Regular, Deleted, Directory, DevNull, DevZero, DevUrandom, DevRandom, Tty, Stdio };
+enum class FdKind {
+  Regular, Deleted, Directory, DevNull, DevZero, DevUrandom, DevRandom, Tty, Stdio, Pipe, Epoll, Eventfd
+};
+
+struct EpollWatch {
+  int32_t fd = -1;
+  uint32_t events = 0;
+  uint64_t data = 0;
+};
 
 struct Fd {
   int32_t fd = -1;
@@ -106,6 +114,10 @@ struct Fd {
   uint64_t dev = 0, ino = 0, size = 0;
   int64_t mtime_ns = 0;
   int32_t blob = -1;
+  uint32_t pipe_size = 0;
+  std::vector<EpollWatch> epoll_watches;
+  uint64_t eventfd_count = 0;
+  bool eventfd_semaphore = false;
 };
 
 struct ResumeRegs {

@@ -4,9 +4,11 @@
 //
 // Saved: regular files (path, flags, offset, identity), deleted-but-open files
 // (contents stored), directories, /dev/null|zero|urandom|random, terminals,
-// and fds 0-2 whatever they are (the restoring command provides stdio). The
-// rest (pipes, sockets, eventfd/epoll/..., other devices, file locks) makes the
-// checkpoint refuse, naming each.
+// pipes with both ends in the process (ckpt_pipes.cc), epoll instances
+// (ckpt_epoll.cc), eventfds, and fds 0-2 whatever else they are (the restoring
+// command provides stdio). The rest (sockets, pipes to other processes, other
+// kernel objects and devices, file locks) makes the checkpoint refuse, naming
+// each.
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -58,7 +60,13 @@ bool is_tty_path(const char* p) {
 void classify(ImageOut& out, FdRec& r, const struct stat& st, const char* target) {
   size_t tl = strlen(target);
   bool deleted = tl > 10 && !strcmp(target + tl - 10, " (deleted)");
-  if (r.fd <= 2 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+  if (S_ISFIFO(st.st_mode) && !strncmp(target, "pipe:", 5)) {
+    r.kind = FdKind::Pipe;  // or stdio, or refused: capture_pipes() decides
+  } else if (!strcmp(target, "anon_inode:[eventpoll]")) {
+    r.kind = FdKind::Epoll;
+  } else if (!strcmp(target, "anon_inode:[eventfd]")) {
+    r.kind = FdKind::Eventfd;
+  } else if (r.fd <= 2 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
     // A terminal, pipe or socket on 0-2 becomes the restoring command's own
     // (as for any program started there). A regular file stays that file:
     // a shell redirecting `echo >>file` puts it on fd 1 for a moment, and the
@@ -82,11 +90,23 @@ void classify(ImageOut& out, FdRec& r, const struct stat& st, const char* target
     char num[16];
     fd_path(num, "fd ", r.fd);
     const char* what = !strncmp(target, "socket:", 7)        ? ": a socket (not saved yet)"
-                       : !strncmp(target, "pipe:", 5)         ? ": a pipe (not saved yet)"
+                       : S_ISFIFO(st.st_mode)                 ? ": a named pipe (not saved yet)"
                        : !strncmp(target, "anon_inode:", 11)  ? ": a kernel object (not saved yet)"
                                                               : ": not a regular file or a supported device";
     out.refusals.add(num, " ", target, what);
-    return;
+    r.refused = true;
+  }
+}
+
+// The counter and mode of an eventfd (fdinfo "eventfd-count: <hex>").
+void read_eventfd(ImageOut& out, FdRec& r, const char* info) {
+  r.eventfd_count = field(info, "eventfd-count:", 16);
+  r.eventfd_semaphore = field(info, "eventfd-semaphore:", 10) != 0;
+  if (!strstr(info, "eventfd-semaphore:")) {  // older kernels
+    char num[16];
+    fd_path(num, "fd ", r.fd);
+    out.refusals.add(num, " ", r.path, ": an eventfd (this kernel does not show whether it counts as a semaphore)");
+    r.refused = true;
   }
 }
 
@@ -117,6 +137,7 @@ int capture_fds(Scratch& s, ImageOut& out, const int* ignore, int ignore_count) 
       r.fd = fd;
       r.same_as = -1;
       r.blob = -1;
+      r.pipe_first = -1;
       char path[64];
       fd_path(path, "/proc/self/fd/", fd);
       char* target = static_cast<char*>(s.take(4097, 1));
@@ -139,10 +160,13 @@ int capture_fds(Scratch& s, ImageOut& out, const int* ignore, int ignore_count) 
       long fdflags = raw::sys(SYS_fcntl, fd, F_GETFD);
       if (fdflags > 0 && (fdflags & FD_CLOEXEC)) r.flags |= O_CLOEXEC;
       classify(out, r, st, target);
+      if (r.kind == FdKind::Eventfd) read_eventfd(out, r, info);
+      if (r.kind == FdKind::Epoll && read_epoll_watches(s, r, info) < 0) return -ENOMEM;
       if (strstr(info, "lock:")) {
         char num[16];
         fd_path(num, "fd ", fd);
         out.refusals.add(num, " (", target, "): holds a file lock (not saved yet)");
+        r.refused = true;
       }
       // Descriptors sharing one open file description (dup, inheritance) must
       // share it again after restore: kcmp says which ones do.
@@ -155,10 +179,14 @@ int capture_fds(Scratch& s, ImageOut& out, const int* ignore, int ignore_count) 
           break;
         }
       }
+      if (r.same_as >= 0) r.watch_count = 0;  // the registrations are the description's
       ++out.fd_count;
     }
   }
   raw::sys(SYS_close, dir);
+  int err = capture_pipes(s, out);
+  if (err < 0) return err;
+  check_epoll_watches(out);
   return 0;
 }
 

@@ -35,6 +35,9 @@ im::Fd::Kind fd_kind(FdKind k) {
     case FdKind::DevRandom: return im::Fd::Kind::DEV_RANDOM;
     case FdKind::Tty: return im::Fd::Kind::TTY;
     case FdKind::Stdio: return im::Fd::Kind::STDIO;
+    case FdKind::Pipe: return im::Fd::Kind::PIPE;
+    case FdKind::Epoll: return im::Fd::Kind::EPOLL;
+    case FdKind::Eventfd: return im::Fd::Kind::EVENTFD;
     default: return im::Fd::Kind::REGULAR;
   }
 }
@@ -93,11 +96,11 @@ int write_metadata(Scratch& s, ImageOut& out, const ProcessFacts& f, const CkptS
                    uint64_t* hash) {
   // Generous: every struct and pointer counted at several times its size.
   size_t words = 4096 + out.chunk_count * 6 + size_t(out.vma_count) * 12 + size_t(out.file_count) * 24 +
-                 size_t(out.fd_count) * 20 + size_t(out.blob_count) * 6 + size_t(f.cmdline_len) / 8 * 2 +
+                 size_t(out.fd_count) * 24 + size_t(out.blob_count) * 6 + size_t(f.cmdline_len) / 8 * 2 +
                  size_t(f.auxv_len) / 8 + 64 * 8;
   for (int i = 0; i < out.vma_count; ++i) words += words_for(out.vmas[i].name);
   for (int i = 0; i < out.file_count; ++i) words += words_for(out.files[i].path);
-  for (int i = 0; i < out.fd_count; ++i) words += words_for(out.fds[i].path);
+  for (int i = 0; i < out.fd_count; ++i) words += words_for(out.fds[i].path) + size_t(out.fds[i].watch_count) * 6;
   words += words_for(f.exe) + words_for(f.cwd) + 64;
   auto* seg = static_cast<capnp::word*>(s.take((words + 1) * sizeof(capnp::word), 4096));
   if (!seg) return -ENOMEM;
@@ -161,6 +164,17 @@ int write_metadata(Scratch& s, ImageOut& out, const ProcessFacts& f, const CkptS
       b.setSize(r.size);
       b.setMtimeNs(r.mtime_ns);
       b.setBlob(r.blob);
+      b.setPipeSize(r.pipe_size);
+      if (r.watch_count > 0) {
+        auto w = b.initEpollWatches(unsigned(r.watch_count));
+        for (unsigned k = 0; k < unsigned(r.watch_count); ++k) {
+          w[k].setFd(r.watches[k].fd);
+          w[k].setEvents(r.watches[k].events);
+          w[k].setData(r.watches[k].data);
+        }
+      }
+      b.setEventfdCount(r.eventfd_count);
+      b.setEventfdSemaphore(r.eventfd_semaphore);
     }
     auto threads = img.initThreads(unsigned(c.thread_count));
     for (unsigned i = 0; i < unsigned(c.thread_count); ++i) {

@@ -14,7 +14,9 @@ namespace vproc::lib {
 // Mirrors image.capnp Vma.Kind.
 enum class VmaKind : uint8_t { Anonymous, File, Stack, Heap, Reserved, SharedFile };
 // Mirrors image.capnp Fd.Kind.
-enum class FdKind : uint8_t { Regular, Deleted, Directory, DevNull, DevZero, DevUrandom, DevRandom, Tty, Stdio };
+enum class FdKind : uint8_t {
+  Regular, Deleted, Directory, DevNull, DevZero, DevUrandom, DevRandom, Tty, Stdio, Pipe, Epoll, Eventfd
+};
 
 struct VmaRec {
   uint64_t start, end;
@@ -46,9 +48,17 @@ struct FileRec {
   bool embedded;
 };
 
+// One registration of an epoll instance (image.capnp EpollWatch).
+struct EpollRec {
+  int32_t fd;
+  uint32_t events;
+  uint64_t data;
+};
+
 struct FdRec {
   int32_t fd;
   FdKind kind;
+  bool refused;  // named in ImageOut::refusals
   const char* path;
   uint32_t flags;
   uint64_t offset;
@@ -56,6 +66,18 @@ struct FdRec {
   uint64_t dev, ino, size;
   int64_t mtime_ns;
   int32_t blob;
+  // Pipe: its capacity and the bytes buffered in it at the checkpoint
+  // (scratch memory); pipe_first is the index of its lowest fd in ImageOut::fds.
+  uint32_t pipe_size;
+  const char* pipe_data;
+  uint64_t pipe_len;
+  int32_t pipe_first;
+  // Epoll: its registrations (none on a duplicate: they belong to the description).
+  EpollRec* watches;
+  int watch_count;
+  // Eventfd.
+  uint64_t eventfd_count;
+  bool eventfd_semaphore;
 };
 
 // Why a checkpoint cannot be taken: one line per resource, collected so the
@@ -107,6 +129,17 @@ int capture_memory(Scratch& s, const MapList& maps, ImageOut& out, const uint64_
 int capture_fds(Scratch& s, ImageOut& out, const int* ignore, int ignore_count);
 // Stores a deleted file's contents (ckpt_fds.cc), after the page data.
 int store_deleted_contents(ImageOut& out);
+// ckpt_pipes.cc: pipes with both ends in the process become FdKind::Pipe with
+// their buffered bytes read (without consuming them); the others are stdio
+// (fds 0-2) or refused. Called by capture_fds once the table is read. 0 or -errno.
+int capture_pipes(Scratch& s, ImageOut& out);
+// Stores each pipe's buffered bytes as a blob. 0 or -errno.
+int store_pipe_contents(ImageOut& out);
+// ckpt_epoll.cc: R's registrations from its fdinfo text. 0 or -ENOMEM.
+int read_epoll_watches(Scratch& s, FdRec& r, const char* info);
+// Refuses registrations of fds that are not (or no longer) the watched file,
+// or that cannot be saved. After capture_pipes (kinds are final).
+void check_epoll_watches(ImageOut& out);
 
 // XXH3-64 of a byte range (ckpt_hash.cc: xxHash built in, header-only).
 uint64_t hash_bytes(const void* p, size_t len);

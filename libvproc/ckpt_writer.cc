@@ -107,6 +107,8 @@ void write_image(Scratch& s, ImageOut& out, const MapList& maps, const CkptState
   out.blobs = s.take_array<BlobRec>(size_t(out.fd_count) + 1);
   r = out.blobs ? store_deleted_contents(out) : -ENOMEM;
   if (r < 0) return o.fail(-r, "saving a deleted file's contents failed: ", errno_text(-r));
+  r = store_pipe_contents(out);
+  if (r < 0) return o.fail(-r, "saving a pipe's contents failed: ", errno_text(-r));
   int err = 0;
   if (!out_align(out, &err)) return o.fail(err, "writing the image failed: ", errno_text(err));
   image::ImageHeader h{};

@@ -16,7 +16,15 @@
 //  - fds 0-2 that were stdio or a terminal: the tool's own are kept;
 //  - other terminals: the tool's terminal (its first tty among 0-2), else
 //    /dev/tty;
+//  - pipes: a new pipe of the saved size, refilled with the bytes that were
+//    buffered in it; its first read and write descriptors are the pipe's
+//    ends, further ones (opened through /proc) are opened again that way;
+//  - eventfds: a new one with the saved counter and semaphore mode;
+//  - epoll instances: a new one; its registrations are added by install()
+//    (they name fds by number, so the fds must be in place first), after
+//    prepare() checked that each watched descriptor can be watched;
 //  - sameAs: a duplicate of the lower descriptor (shared offset and flags).
+// O_NONBLOCK is restored on pipes, eventfds and epoll instances.
 #pragma once
 
 #include <vector>
@@ -29,14 +37,16 @@ struct PreparedFd {
   int target = -1;       // the number the process had
   int temp = -1;         // our copy, close-on-exec; -1: the tool's own (stdio)
   bool cloexec = false;  // the process had O_CLOEXEC
+  std::vector<image::EpollWatch> watches;  // an epoll instance's registrations
 };
 
 // Opens every descriptor of IMG at numbers >= TEMP_BASE. Throws ToolError
 // (status 1) naming the descriptor and the problem; closes what it opened.
 std::vector<PreparedFd> prepare_fds(const image::ImageFile& img, int temp_base);
 
-// Moves each prepared descriptor to its number (not close-on-exec) and closes
-// the temporaries. Throws ToolError if dup2 fails.
+// Moves each prepared descriptor to its number (not close-on-exec), closes
+// the temporaries, and registers the epoll instances' watches. Throws
+// ToolError if dup2 or epoll_ctl fails.
 void install_fds(const std::vector<PreparedFd>& fds);
 
 // Closes the temporaries of a preparation that will not be installed.

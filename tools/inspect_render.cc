@@ -59,6 +59,34 @@ std::string signal_mask(uint64_t mask) {
   return names.empty() ? hex(mask) : hex(mask) + " (" + names + ")";
 }
 
+// "0x80000019 (IN ERR HUP ET)": an epoll registration's events.
+std::string epoll_events(uint32_t events) {
+  static const struct {
+    uint32_t bit;
+    const char* name;
+  } kNames[] = {{0x1, "IN"},         {0x2, "PRI"},         {0x4, "OUT"},       {0x8, "ERR"},
+                {0x10, "HUP"},       {0x40, "RDNORM"},     {0x80, "RDBAND"},   {0x100, "WRNORM"},
+                {0x200, "WRBAND"},   {0x400, "MSG"},       {0x2000, "RDHUP"},  {1u << 28, "EXCLUSIVE"},
+                {1u << 29, "WAKEUP"}, {1u << 30, "ONESHOT"}, {1u << 31, "ET"}};
+  std::string names;
+  for (const auto& n : kNames)
+    if (events & n.bit) names += (names.empty() ? "" : " ") + std::string(n.name);
+  return names.empty() ? hex(events) : hex(events) + " (" + names + ")";
+}
+
+uint64_t pipe_buffered(const Image& img, const Fd& f) {
+  return f.blob >= 0 && size_t(f.blob) < img.blobs.size() ? img.blobs[size_t(f.blob)].size : 0;
+}
+
+// What a kind of fd adds to its line: a pipe's buffered bytes, an eventfd's counter.
+std::string fd_details(const Image& img, const Fd& f) {
+  if (f.kind == FdKind::Pipe)
+    return format(", %" PRIu64 " bytes buffered, size %u", pipe_buffered(img, f), f.pipe_size);
+  if (f.kind == FdKind::Eventfd)
+    return format(", counter %" PRIu64 "%s", f.eventfd_count, f.eventfd_semaphore ? ", semaphore" : "");
+  return "";
+}
+
 uint64_t mapped_bytes(const Image& img) {
   uint64_t sum = 0;
   for (const Vma& v : img.vmas) sum += v.end - v.start;
@@ -158,9 +186,12 @@ std::string render_inspect_text(const InspectReport& r) {
 
   o += format("\nfds: %zu\n", img.fds.size());
   for (const Fd& f : img.fds) {
-    std::string extra = f.same_as >= 0 ? format(", same file as fd %d", f.same_as) : "";
+    std::string extra = fd_details(img, f) + (f.same_as >= 0 ? format(", same file as fd %d", f.same_as) : "");
     o += format("  %3d %-11s %s (flags 0%o, offset %" PRIu64 "%s)\n", f.fd, to_string(f.kind), f.path.c_str(),
                 f.flags, f.offset, extra.c_str());
+    for (const EpollWatch& w : f.epoll_watches)
+      o += format("      watches fd %d: events %s, data %s\n", w.fd, epoll_events(w.events).c_str(),
+                  hex(w.data).c_str());
   }
 
   o += format("\nthreads: %zu\n", img.threads.size());
@@ -250,6 +281,25 @@ std::string render_inspect_json(const InspectReport& r) {
     j.num("flags", f.flags);
     j.num("offset", f.offset);
     j.snum("same_as", f.same_as);
+    if (f.kind == FdKind::Pipe) {
+      j.num("pipe_size", f.pipe_size);
+      j.num("buffered", pipe_buffered(img, f));
+    }
+    if (f.kind == FdKind::Eventfd) {
+      j.num("eventfd_count", f.eventfd_count);
+      j.boolean("semaphore", f.eventfd_semaphore);
+    }
+    if (f.kind == FdKind::Epoll) {
+      j.open("watches", '[');
+      for (const EpollWatch& w : f.epoll_watches) {
+        j.open(nullptr, '{');
+        j.snum("fd", w.fd);
+        j.num("events", w.events);
+        j.str("data", hex(w.data));
+        j.close('}');
+      }
+      j.close(']');
+    }
     j.close('}');
   }
   j.close(']');

@@ -24,37 +24,9 @@ vp_wait_lines "$D/run.out" 1 20 "ns_identity" "$pid"
 vp_checkpoint_stop "$vpid" "$D/ns.vpimg" "$pid"
 vp_kill_reap "$pid"
 
-# Inside the namespaces (pid 1 is this script): a daemon of our own, the
-# restore, and the daemon's view of the restored process; then let it finish.
-INNER='
-set -u
-D=$1 IMAGE=$2 VPROCD=$3 VPROC=$4 VPID=$5
-mount -t tmpfs -o mode=755 tmpfs /run || exit 90
-mkdir -p /run/vproc
-export VPROC_SOCKET=/run/vproc/vprocd.sock
-"$VPROCD" --foreground --socket "$VPROC_SOCKET" --log "$D/ns-vprocd.log" --idle-exit 60 \
-  >"$D/ns-vprocd.out" 2>&1 </dev/null &
-for i in $(seq 100); do "$VPROC" status >/dev/null 2>&1 && break; sleep 0.1; done
-"$VPROC" status >"$D/ns-status.out" 2>&1 || exit 91
-"$VPROC" restore "$IMAGE" >>"$D/run.out" 2>>"$D/run.out.err" </dev/null &
-restored=$!
-echo "$restored" >"$D/ns.restored_pid"
-for i in $(seq 100); do
-  "$VPROC" ps --json >"$D/ns.ps.json" 2>&1
-  grep -q "\"vpid\": *$VPID\b" "$D/ns.ps.json" && break
-  kill -0 "$restored" 2>/dev/null || break
-  sleep 0.1
-done
-touch "$D/go"
-wait "$restored"
-echo "$?" >"$D/ns.rc"
-'
-timeout -k 5 40 unshare --pid --mount --fork --mount-proc --kill-child \
-  /bin/bash -c "$INNER" inner "$D" "$D/ns.vpimg" "$VPROCD" "$VPROC" "$vpid" >"$D/ns.out" 2>&1
-inner_rc=$?
-[ "$inner_rc" = 0 ] || vp_fail "the namespace script failed with status $inner_rc: $(cat "$D/ns.out")
---- namespace daemon: $(cat "$D/ns-status.out" "$D/ns-vprocd.out" 2>/dev/null; tail -n 20 "$D/ns-vprocd.log" 2>/dev/null)"
-[ -s "$D/ns.rc" ] || vp_fail "the restore inside the namespace did not finish: $(cat "$D/ns.out")"
+# Inside the namespaces: a daemon of their own, the restore, and that
+# daemon's view of the restored process; then it is let finish.
+vp_restore_in_namespaces "$D/ns.vpimg" "$vpid" "$D/run.out" "$D/run.out.err" "$D/go"
 vp_expect_rc "$(cat "$D/ns.rc")" 0 "vproc restore inside the namespaces" "$D/run.out.err"
 
 inner_pid=$(cat "$D/ns.restored_pid")

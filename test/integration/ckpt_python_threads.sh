@@ -61,37 +61,7 @@ if command -v unshare >/dev/null &&
   ns=1
 fi
 if [ "$ns" = 1 ]; then
-  # Inside the namespaces: a daemon of our own on /run/vproc, the restore,
-  # the daemon's view of it; the restored process runs to its end.
-  INNER='
-set -u
-D=$1 IMAGE=$2 VPROCD=$3 VPROC=$4 VPID=$5
-mount -t tmpfs -o mode=755 tmpfs /run || exit 90
-mkdir -p /run/vproc
-export VPROC_SOCKET=/run/vproc/vprocd.sock
-"$VPROCD" --foreground --socket "$VPROC_SOCKET" --log "$D/ns-vprocd.log" --idle-exit 60 \
-  >"$D/ns-vprocd.out" 2>&1 </dev/null &
-for i in $(seq 100); do "$VPROC" status >/dev/null 2>&1 && break; sleep 0.1; done
-"$VPROC" status >"$D/ns-status.out" 2>&1 || exit 91
-"$VPROC" restore "$IMAGE" >>"$D/run.out" 2>>"$D/run.out.err" </dev/null &
-restored=$!
-echo "$restored" >"$D/ns.restored_pid"
-for i in $(seq 100); do
-  "$VPROC" ps --json >"$D/ns.ps.json" 2>&1
-  grep -q "\"vpid\": *$VPID\b" "$D/ns.ps.json" && break
-  kill -0 "$restored" 2>/dev/null || break
-  sleep 0.1
-done
-wait "$restored"
-echo "$?" >"$D/ns.rc"
-'
-  timeout -k 5 40 unshare --pid --mount --fork --mount-proc --kill-child \
-    /bin/bash -c "$INNER" inner "$D" "$D/gen2.vpimg" "$VPROCD" "$VPROC" "$vpid" >"$D/ns.out" 2>&1
-  inner_rc=$?
-  [ "$inner_rc" = 0 ] || vp_fail "the namespace script failed with status $inner_rc: $(cat "$D/ns.out")
---- namespace daemon: $(cat "$D/ns-status.out" "$D/ns-vprocd.out" 2>/dev/null; tail -n 20 "$D/ns-vprocd.log" 2>/dev/null)
---- restored process's stderr: $(tail -n 20 "$D/run.out.err")"
-  [ -s "$D/ns.rc" ] || vp_fail "the restore inside the namespaces did not finish: $(cat "$D/ns.out")"
+  vp_restore_in_namespaces "$D/gen2.vpimg" "$vpid" "$D/run.out" "$D/run.out.err"
   vp_expect_rc "$(cat "$D/ns.rc")" 0 "generation 2, restored inside new pid and mount namespaces" "$D/run.out.err"
   grep -q "\"vpid\": *$vpid\b" "$D/ns.ps.json" ||
     vp_fail "the namespaces' daemon never listed vpid $vpid: $(head -c 1000 "$D/ns.ps.json")"

@@ -242,3 +242,45 @@ vp_wait_size() {
   done
   vp_fail "$what: $file has fewer than $bytes bytes after ${limit}s"
 }
+
+# vp_restore_in_namespaces IMAGE VPID OUT ERR [GO]: restores IMAGE inside new
+# pid and mount namespaces (pid 1 is a shell of ours, /run is private) with a
+# daemon of their own, the restored process's stdout and stderr appended to
+# OUT and ERR. Once that daemon lists VPID it touches GO (if given: the
+# program's cue to go on) and waits for the process to end. Leaves its status
+# in $D/ns.rc, its pid in the namespace in $D/ns.restored_pid and the daemon's
+# `ps --json` in $D/ns.ps.json; fails the test if the namespaces' script fails.
+vp_restore_in_namespaces() {
+  local image=$1 vpid=$2 out=$3 err=$4 go=${5:-} inner_rc
+  # shellcheck disable=SC2016
+  local inner='
+set -u
+D=$1 IMAGE=$2 VPROCD=$3 VPROC=$4 VPID=$5 OUT=$6 ERR=$7 GO=$8
+mount -t tmpfs -o mode=755 tmpfs /run || exit 90
+mkdir -p /run/vproc
+export VPROC_SOCKET=/run/vproc/vprocd.sock
+"$VPROCD" --foreground --socket "$VPROC_SOCKET" --log "$D/ns-vprocd.log" --idle-exit 60 \
+  >"$D/ns-vprocd.out" 2>&1 </dev/null &
+for i in $(seq 100); do "$VPROC" status >/dev/null 2>&1 && break; sleep 0.1; done
+"$VPROC" status >"$D/ns-status.out" 2>&1 || exit 91
+"$VPROC" restore "$IMAGE" >>"$OUT" 2>>"$ERR" </dev/null &
+restored=$!
+echo "$restored" >"$D/ns.restored_pid"
+for i in $(seq 100); do
+  "$VPROC" ps --json >"$D/ns.ps.json" 2>&1
+  grep -q "\"vpid\": *$VPID\b" "$D/ns.ps.json" && break
+  kill -0 "$restored" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$GO" ] && touch "$GO"
+wait "$restored"
+echo "$?" >"$D/ns.rc"
+'
+  timeout -k 5 40 unshare --pid --mount --fork --mount-proc --kill-child \
+    /bin/bash -c "$inner" inner "$D" "$image" "$VPROCD" "$VPROC" "$vpid" "$out" "$err" "$go" >"$D/ns.script.out" 2>&1
+  inner_rc=$?
+  [ "$inner_rc" = 0 ] || vp_fail "the namespace script failed with status $inner_rc: $(cat "$D/ns.script.out")
+--- namespace daemon: $(cat "$D/ns-status.out" "$D/ns-vprocd.out" 2>/dev/null; tail -n 20 "$D/ns-vprocd.log" 2>/dev/null)
+--- restored process's stderr: $(tail -n 20 "$err" 2>/dev/null)"
+  [ -s "$D/ns.rc" ] || vp_fail "the restore inside the namespaces did not finish: $(cat "$D/ns.script.out")"
+}

@@ -1,9 +1,11 @@
 // `vproc restore`'s descriptor table (tools/fd_table_restore.h) from synthetic
 // images: files reopened at their offsets and flags, a deleted file recreated,
-// shared descriptions, close-on-exec noted; replaced or shortened files and
-// unrestorable kinds refused without leaking a descriptor.
+// shared descriptions, close-on-exec noted, pipes refilled, eventfds and epoll
+// instances remade; replaced or shortened files and unrestorable kinds refused
+// without leaking a descriptor.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -166,4 +168,94 @@ TEST_CASE("fd table: a file that only grew is accepted") {
   REQUIRE(p.size() == 1);
   tools::discard_fds(p);
   CHECK(fcntl(p[0].temp, F_GETFD) == -1);
+}
+
+namespace {
+
+// fdinfo lines of FD that start with KEY.
+std::string fdinfo_lines(int fd, const std::string& key) {
+  FILE* f = fopen(("/proc/self/fdinfo/" + std::to_string(fd)).c_str(), "r");
+  REQUIRE(f);
+  std::string out;
+  char line[512];
+  while (fgets(line, sizeof line, f))
+    if (std::string(line).rfind(key, 0) == 0) out += line;
+  fclose(f);
+  return out;
+}
+
+Fd pipe_entry(int32_t fd, uint32_t flags, int32_t blob) {
+  Fd f = fd_entry(fd, FdKind::Pipe, "pipe:[777]", flags);
+  f.dev = 0xf;
+  f.ino = 777;
+  f.pipe_size = 8192;
+  f.blob = blob;
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("fd table: a pipe with buffered bytes, an eventfd and an epoll instance come back") {
+  TempDir dir;
+  ImageBuilder b = ImageBuilder::sample();
+  b.model.process.hostname = hostname();
+  int32_t blob = int32_t(b.add_blob("buffered bytes"));
+  Fd read_end = pipe_entry(200, O_RDONLY | O_NONBLOCK, blob);
+  Fd write_end = pipe_entry(201, O_WRONLY | O_CLOEXEC, blob);
+  Fd dup_end = pipe_entry(202, O_WRONLY, blob);
+  dup_end.same_as = 201;
+  Fd rw_end = pipe_entry(203, O_RDWR, blob);  // opened again through /proc
+  Fd counter = fd_entry(204, FdKind::Eventfd, "anon_inode:[eventfd]", O_RDWR);
+  counter.eventfd_count = 3;
+  counter.eventfd_semaphore = true;
+  Fd ep = fd_entry(205, FdKind::Epoll, "anon_inode:[eventpoll]", O_RDWR | O_CLOEXEC);
+  ep.epoll_watches = {image::EpollWatch{200, EPOLLIN | EPOLLET | EPOLLERR | EPOLLHUP, 0x1122334455667788},
+                      image::EpollWatch{204, EPOLLIN | EPOLLERR | EPOLLHUP, 7}};
+  b.model.fds = {read_end, write_end, dup_end, rw_end, counter, ep};
+  b.write(dir.file("image"));
+  image::ImageFile img = image::ImageFile::open(dir.file("image"));
+
+  std::vector<tools::PreparedFd> p = tools::prepare_fds(img, 300);
+  REQUIRE(p.size() == 6);
+  CHECK(p[5].watches.size() == 2);
+  tools::install_fds(p);
+  CHECK(temp_fd_count() == 0);  // the made pipe's own ends are closed too
+
+  CHECK(fcntl(200, F_GETPIPE_SZ) == 8192);
+  CHECK((fcntl(200, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) == (O_RDONLY | O_NONBLOCK));
+  CHECK((fcntl(201, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) == O_WRONLY);
+  CHECK((fcntl(203, F_GETFL) & O_ACCMODE) == O_RDWR);
+  CHECK(fcntl(201, F_GETFD) == 0);  // close-on-exec is the restorer's to set
+  // One pipe, several descriptions: written through one, read through another.
+  REQUIRE(write(202, "!", 1) == 1);
+  REQUIRE(write(203, "?", 1) == 1);
+  // The epoll instance is registered at the process's numbers and reports
+  // the pipe (its bytes) and the eventfd (its counter).
+  CHECK_THAT(fdinfo_lines(205, "tfd:"), Catch::Contains("tfd:      200 events: 80000019 data: 1122334455667788"));
+  CHECK_THAT(fdinfo_lines(205, "tfd:"), Catch::Contains("tfd:      204 events:       19 data:                7"));
+  struct epoll_event ev[4];
+  int n = epoll_wait(205, ev, 4, 0);
+  CHECK(n == 2);
+  char buf[64] = {};
+  CHECK(read(200, buf, sizeof buf - 1) == 16);
+  CHECK(std::string(buf) == "buffered bytes!?");
+  CHECK_THAT(fdinfo_lines(204, "eventfd-"), Catch::Contains("eventfd-count:                3"));
+  CHECK_THAT(fdinfo_lines(204, "eventfd-"), Catch::Contains("eventfd-semaphore: 1"));
+  uint64_t one = 0;
+  CHECK(read(204, &one, sizeof one) == sizeof one);
+  CHECK(one == 1);  // a semaphore: one at a time
+  for (int fd = 200; fd <= 205; ++fd) close(fd);
+}
+
+TEST_CASE("fd table: an epoll instance watching what cannot be watched is refused") {
+  TempDir dir;
+  write_text(dir.file("data.txt"), "x");
+  Fd file = fd_entry(200, FdKind::Regular, dir.file("data.txt"), O_RDONLY);
+  Fd ep = fd_entry(201, FdKind::Epoll, "anon_inode:[eventpoll]", O_RDWR);
+  ep.epoll_watches = {image::EpollWatch{200, EPOLLIN, 1}};
+  image::ImageFile img = image_with(dir, {same_file(file), ep});
+  CHECK_THROWS_WITH(tools::prepare_fds(img, 300),
+                    Catch::Contains("fd 201: the epoll instance watches fd 200, which cannot be watched after the "
+                                    "restore: Operation not permitted"));
+  CHECK(temp_fd_count() == 0);
 }

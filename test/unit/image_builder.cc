@@ -158,6 +158,15 @@ std::string encode_metadata(const Image& img) {
     fds[i].setSize(f.size);
     fds[i].setMtimeNs(f.mtime_ns);
     fds[i].setBlob(f.blob);
+    fds[i].setPipeSize(f.pipe_size);
+    auto watches = fds[i].initEpollWatches(f.epoll_watches.size());
+    for (size_t k = 0; k < f.epoll_watches.size(); ++k) {
+      watches[k].setFd(f.epoll_watches[k].fd);
+      watches[k].setEvents(f.epoll_watches[k].events);
+      watches[k].setData(f.epoll_watches[k].data);
+    }
+    fds[i].setEventfdCount(f.eventfd_count);
+    fds[i].setEventfdSemaphore(f.eventfd_semaphore);
   }
   auto threads = root.initThreads(img.threads.size());
   for (size_t i = 0; i < img.threads.size(); ++i) encode_thread(img.threads[i], threads[i]);
@@ -334,7 +343,16 @@ ImageBuilder ImageBuilder::sample() {
       Fd{5, FdKind::Deleted, "/tmp/scratch (deleted)", 02, 17, -1, 0x801, 77, 5000, 1650000000000000007,
          int32_t(blob)},
       Fd{7, FdKind::DevNull, "/dev/null", 0, 0, -1, 5, 4, 0, 0, -1},
+      Fd{8, FdKind::Pipe, "pipe:[5678]", 04000, 0, -1, 0xf, 5678, 0, 0, int32_t(b.add_blob("buffered"))},
+      Fd{9, FdKind::Pipe, "pipe:[5678]", 01, 0, -1, 0xf, 5678, 0, 0, -1},
+      Fd{10, FdKind::Eventfd, "anon_inode:[eventfd]", 04002, 0, -1, 0x10, 1038, 0, 0, -1},
+      Fd{11, FdKind::Epoll, "anon_inode:[eventpoll]", 02000002, 0, -1, 0x10, 1038, 0, 0, -1},
   };
+  m.fds[6].pipe_size = m.fds[7].pipe_size = 65536;  // a pipe: fd 8 reads, fd 9 writes
+  m.fds[7].blob = m.fds[6].blob;
+  m.fds[8].eventfd_count = 0x123456789;
+  m.fds[8].eventfd_semaphore = true;
+  m.fds[9].epoll_watches = {EpollWatch{8, 0x80000019, 0x1122334455667788}, EpollWatch{10, 0x40000000, 7}};
   Thread t0;
   t0.tid = 31337;
   t0.vtid = 4194305;

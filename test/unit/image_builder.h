@@ -31,7 +31,9 @@ class ImageBuilder {
  public:
   // A small process with every model field set to something other than its
   // default: five vmas (file, anonymous, heap, reserved, stack), four chunks,
-  // one mapped file (/nonexistent/libsample.so), six fds, a blob, two threads.
+  // one mapped file (/nonexistent/libsample.so), ten fds (among them a pipe
+  // with buffered bytes, an eventfd and an epoll instance), two blobs, two
+  // threads.
   static ImageBuilder sample();
 
   // The metadata. build() fills in the header, chunk offsets and hashes, blob

@@ -1,5 +1,6 @@
 // ImageFile::open's validation (every kind of bad image refused with a message
 // naming what is wrong), the model round trip, read_memory, and a fuzz loop.
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,8 +48,13 @@ auto key(const Blob& b) { return std::tie(b.offset, b.size, b.hash); }
 auto key(const MappedFile& f) {
   return std::tie(f.path, f.dev, f.ino, f.size, f.mtime_ns, f.build_id, f.content_hash, f.embedded);
 }
+auto key(const EpollWatch& w) { return std::tie(w.fd, w.events, w.data); }
 auto key(const Fd& f) {
-  return std::tie(f.fd, f.kind, f.path, f.flags, f.offset, f.same_as, f.dev, f.ino, f.size, f.mtime_ns, f.blob);
+  std::vector<std::tuple<int32_t, uint32_t, uint64_t>> watches;
+  for (const EpollWatch& w : f.epoll_watches) watches.push_back(key(w));
+  return std::tuple_cat(std::tie(f.fd, f.kind, f.path, f.flags, f.offset, f.same_as, f.dev, f.ino, f.size, f.mtime_ns,
+                                 f.blob, f.pipe_size, f.eventfd_count, f.eventfd_semaphore),
+                        std::make_tuple(watches));
 }
 auto key(const ResumeRegs& r) { return std::tie(r.rip, r.rsp, r.rbx, r.rbp, r.r12, r.r13, r.r14, r.r15); }
 auto key(const Thread& t) {
@@ -203,6 +209,16 @@ TEST_CASE("image reader: model inconsistencies are refused") {
              Catch::Contains("fd 2: shares a file with fd 9, not a lower fd"));
   CHECK_THAT(refused([](Image& m) { m.fds[4].blob = 3; }), Catch::Contains("fd 5: blob index 3 out of range"));
   CHECK_THAT(refused([](Image& m) { std::swap(m.fds[0], m.fds[1]); }), Catch::Contains("not in ascending order"));
+  CHECK_THAT(refused([](Image& m) { m.fds[7].flags = O_RDONLY; }),
+             Catch::Contains("fd 8: pipe:[5678] has no write end in the image"));
+  CHECK_THAT(refused([](Image& m) { m.fds[7].pipe_size = 4096; }),
+             Catch::Contains("fd 8: fds 8 and 9 of one pipe disagree on its size or contents"));
+  CHECK_THAT(refused([](Image& m) { m.fds[6].pipe_size = m.fds[7].pipe_size = 4; }),
+             Catch::Contains("fd 8: 8 bytes buffered in a pipe of 4"));
+  CHECK_THAT(refused([](Image& m) { m.fds[9].epoll_watches[1].fd = 6; }),
+             Catch::Contains("fd 11: its epoll instance watches fd 6, which the image does not have"));
+  CHECK_THAT(refused([](Image& m) { m.fds[9].epoll_watches[1].fd = 11; }),
+             Catch::Contains("fd 11: its epoll instance watches fd 11, which the image does not have"));
   CHECK_THAT(refused([](Image& m) { m.threads.clear(); }), Catch::Contains("no threads"));
   CHECK_THAT(refused([](Image& m) { m.sigactions.pop_back(); }), Catch::Contains("63 signal actions, expected 64"));
   CHECK_THAT(refused([](Image& m) { m.files[0].path = "relative.so"; }), Catch::Contains("not an absolute path"));
@@ -221,7 +237,7 @@ TEST_CASE("image reader: model inconsistencies are refused") {
     memcpy(&bytes[0], &h, sizeof h);
     vproc::test::rehash_header(bytes);
     vproc::test::write_file(path, bytes);
-    CHECK_THAT(refusal(path), Catch::Contains(blobs ? "header says 28673 bytes of page data, the chunks hold 28672 and the blobs 5000"
+    CHECK_THAT(refusal(path), Catch::Contains(blobs ? "header says 28673 bytes of page data, the chunks hold 28672 and the blobs 5008"
                                                     : "(accepted)"));
   }
 }

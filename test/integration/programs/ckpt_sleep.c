@@ -121,8 +121,7 @@ static void make_usr1_timer(void) {
   if (timer_create(CLOCK_MONOTONIC, &sev, &usr1_timer) != 0) fail("timer_create");
 }
 
-/* An empty epoll set, open only around the epoll calls: a checkpoint
- * refuses to save one (yet), so the others get complete images. */
+/* An empty epoll set, open only around the epoll calls. */
 static int epfd = -1;
 static uint32_t futex_word;
 static void open_epoll(void) {
