@@ -7,11 +7,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/harness.sh"
 . "$HERE/../lib/cluster.sh"
-vp_require_tools
-vp_setup_dir
-D=$VP_DIR
-cluster_need_namespaces || vp_skip "$CLUSTER_NO_NS_REASON"
-cluster_daemon_supported || vp_skip "this vprocd has no --cluster"
+cluster_test_start
 
 cluster_up 2
 # Each host has its own /tmp: this directory exists on h1 only (for now).

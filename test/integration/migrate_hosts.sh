@@ -9,11 +9,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/harness.sh"
 . "$HERE/../lib/cluster.sh"
-vp_require_tools
-vp_setup_dir
-D=$VP_DIR
-cluster_need_namespaces || vp_skip "$CLUSTER_NO_NS_REASON"
-cluster_daemon_supported || vp_skip "this vprocd has no --cluster"
+cluster_test_start
 PY=/usr/bin/python3
 PROG=$HERE/programs/mig_ticker.py
 

@@ -72,6 +72,17 @@ _cl_tools() {
 }
 
 # True if this build's vprocd knows --cluster.
+# cluster_test_start: how a test between hosts begins: the tools, its test
+# directory ($D), and a skip (exit 77) where there are no namespaces or the
+# vprocd has no --cluster.
+cluster_test_start() {
+  vp_require_tools
+  vp_setup_dir
+  D=$VP_DIR
+  cluster_need_namespaces || vp_skip "$CLUSTER_NO_NS_REASON"
+  cluster_daemon_supported || vp_skip "this vprocd has no --cluster"
+}
+
 cluster_daemon_supported() {
   _cl_tools
   "$VPROCD" --help 2>&1 | grep -q -- '--cluster'
