@@ -31,7 +31,8 @@ enum {
 static const char* const kNames[kThreads] = {
     "nanosleep",  "clock_nanosleep(MONOTONIC)", "clock_nanosleep(MONOTONIC, TIMER_ABSTIME)",
     "clock_nanosleep(REALTIME)", "usleep", "poll(no fds)", "select(no fds)",
-    "futex wait with a timeout", "futex wait, woken after the point", "sigtimedwait, signalled after the point"};
+    "futex wait with a timeout", "futex wait with every signal blocked, woken after the point",
+    "sigtimedwait, signalled after the point"};
 
 /* Long enough to span the checkpoint and the restore, short for the test. */
 static const int64_t kSleepNs = 600 * 1000 * 1000;
@@ -44,6 +45,7 @@ struct report {
   long result; /* the call's return value */
   int err;     /* its errno, when it failed */
   int eintr;   /* EINTR seen (and the call retried) */
+  int mask_kept; /* kFutexWoken: every signal is still blocked afterwards */
 };
 static struct report rep[kThreads];
 static uint32_t futex_word, futex_never; /* futex_never stays 0: nobody wakes its waiter */
@@ -104,13 +106,21 @@ static void* thread_main(void* arg) {
       /* Nobody wakes it: ETIMEDOUT after the whole timeout. */
       res = syscall(SYS_futex, &futex_never, FUTEX_WAIT_PRIVATE, 0, &rel, NULL, 0);
       break;
-    case kFutexWoken:
+    case kFutexWoken: {
+      /* A thread that blocks everything (the checkpoint must still stop it,
+       * and leave its mask as it was). */
+      sigset_t all, after;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, NULL);
       while (__atomic_load_n(&futex_word, __ATOMIC_SEQ_CST) != 2) {
         res = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
         if (res == -1 && errno == EINTR) r->eintr = 1;
         if (res == -1 && errno == EAGAIN) res = 0; /* the word changed before we slept */
       }
+      pthread_sigmask(SIG_BLOCK, NULL, &after);
+      r->mask_kept = sigismember(&after, SIGUSR2) && sigismember(&after, SIGTERM) && sigismember(&after, SIGRTMAX);
       break;
+    }
     case kSigtimedwait: {
       sigset_t usr1;
       sigemptyset(&usr1);
@@ -177,7 +187,7 @@ int main(void) {
         check(1, "%s: ETIMEDOUT after its full time, no EINTR", kNames[i]);
         break;
       case kFutexWoken:
-        check(r->result == 0, "%s: 0, no EINTR", kNames[i]);
+        check(r->result == 0 && r->mask_kept, "%s: 0, no EINTR, its mask as it was", kNames[i]);
         break;
       case kSigtimedwait:
         check(r->result == SIGUSR1, "%s: returned SIGUSR1, no EINTR", kNames[i]);
