@@ -80,6 +80,7 @@ struct PeerRequest {
     killGuest @10 :KillGuest;          # home -> the guest's node -> ok
     childWait @11 :ChildWait;          # a remote child's node -> its parent's home -> childState
     filesCheck @12 :FilesCheck;        # source -> target, before the checkpoint -> ok
+    migrationProgress @13 :UInt32;     # a vpid's migration: any node -> its source -> progress
   }
 }
 
@@ -149,6 +150,14 @@ struct OpenFileId {
   size @1 :UInt64;
 }
 
+# How far the receiver's migration of a vpid is (as protocol.capnp's Progress;
+# stage 0: the receiver migrates no such vpid).
+struct Progress {
+  stage @0 :UInt8;
+  bytesDone @1 :UInt64;
+  bytesTotal @2 :UInt64;
+}
+
 struct KillGuest {
   vpid @0 :UInt32;
   migration @1 :UInt64;
@@ -188,6 +197,7 @@ struct PeerReply {
     migrated @6 :Migrated;
     decision @7 :UInt8;        # migration_messages.h Decision
     childState @8 :ChildState;
+    progress @9 :Progress;
   }
 }
 

@@ -32,6 +32,7 @@ struct Request {
     clusterList @20 :ClusterQuery;          # tool: processes / node states of the cluster
     childReport @21 :ChildReport;           # vproc-shadow: a child of the process it stands in for changed
     childWait @22 :ChildWait;               # a remote child's stand-in: its next state (deferred reply)
+    migrateProgress @23 :UInt32;            # tool (vpid): how far is its migration? -> progress
   }
 }
 
@@ -163,6 +164,7 @@ struct Reply {
     shadowEvent @11 :ShadowEvent;
     clusterList @12 :ClusterList;
     childState @13 :ChildState;
+    progress @14 :Progress;
   }
 }
 
@@ -174,6 +176,13 @@ struct MigrateResult {
   imageBytes @4 :UInt64;
   frozenNs @5 :UInt64;         # from the checkpoint signal to the program running again
   totalNs @6 :UInt64;
+}
+
+# How far a migration is (for `migrate`'s progress display).
+struct Progress {
+  stage @0 :UInt8;             # 0 none known, 1 checking files, 2 checkpointing, 3 sending, 4 restoring, 5 committing
+  bytesDone @1 :UInt64;        # checkpointing: image bytes written; sending: bytes sent
+  bytesTotal @2 :UInt64;       # the image's (expected) size; 0: no byte count in this stage
 }
 
 struct Verdict {

@@ -208,6 +208,8 @@ size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scrat
             c.setParent(m.parent);
             c.setChild(m.child);
             c.setSeq(m.seq);
+          } else if constexpr (std::is_same_v<T, MigrateProgress>) {
+            r.setMigrateProgress(m.vpid);
           } else if constexpr (std::is_same_v<T, CheckpointPolicy>) {
             auto c = r.initCheckpointPolicy();
             c.setVpid(m.vpid);
@@ -303,6 +305,11 @@ size_t encode(const Reply& rep, void* out, size_t cap) noexcept {
             c.setSeq(m.seq);
             c.setKind(m.kind);
             c.setStatus(m.status);
+          } else if constexpr (std::is_same_v<T, Progress>) {
+            auto c = r.initProgress();
+            c.setStage(uint8_t(m.stage));
+            c.setBytesDone(m.bytes_done);
+            c.setBytesTotal(m.bytes_total);
           } else {
             static_assert(std::is_same_v<T, ListFollows>);
             ok = false;  // lists go through encode_list
@@ -406,6 +413,7 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
         out = ChildWait{c.getParent(), c.getChild(), c.getSeq()};
         return true;
       }
+      case proto::Request::MIGRATE_PROGRESS: out = MigrateProgress{r.getMigrateProgress()}; return true;
       case proto::Request::CHECKPOINT_POLICY: {
         auto c = r.getCheckpointPolicy();
         CheckpointPolicy m;
@@ -502,6 +510,12 @@ bool decode(const void* buf, size_t len, Reply& out) noexcept {
         auto c = r.getChildState();
         if (c.getKind() > 3) return false;
         out = ChildState{c.getSeq(), c.getKind(), c.getStatus()};
+        return true;
+      }
+      case proto::Reply::PROGRESS: {
+        auto c = r.getProgress();
+        if (c.getStage() > uint8_t(MigrateStage::Committing)) return false;
+        out = Progress{MigrateStage(c.getStage()), c.getBytesDone(), c.getBytesTotal()};
         return true;
       }
       case proto::Reply::PONG: {

@@ -131,6 +131,10 @@ struct ChildReport {
 struct ChildWait {
   uint32_t parent = 0, child = 0, seq = 0;  // parent and child vpids
 };
+// `migrate`'s progress display: how far is the migration of `vpid`? (Progress)
+struct MigrateProgress {
+  uint32_t vpid = 0;
+};
 // The processes of the cluster, or of one node (answered with a ClusterList
 // frame: ListFollows, then decode_cluster_list()).
 struct ClusterQuery {
@@ -141,7 +145,7 @@ struct ClusterQuery {
 using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping,
                              LookupReal, CheckpointRequest, CheckpointJob, CheckpointResult, Restored,
                              CheckpointPolicy, MigrateRequest, MigrateWait, ShadowHello, ShadowWait,
-                             Resumed, GuestStatus, ClusterQuery, ChildReport, ChildWait>;
+                             Resumed, GuestStatus, ClusterQuery, ChildReport, ChildWait, MigrateProgress>;
 
 struct Ok {};
 struct Error {
@@ -204,8 +208,14 @@ struct ChildState {
   uint8_t kind = 0;  // 0, or a GuestChange
   int32_t status = 0;
 };
+// The answer to MigrateProgress.
+enum class MigrateStage : uint8_t { None = 0, Checking = 1, Checkpointing = 2, Sending = 3, Restoring = 4, Committing = 5 };
+struct Progress {
+  MigrateStage stage = MigrateStage::None;  // None: no migration of the vpid under way that the daemons know
+  uint64_t bytes_done = 0, bytes_total = 0;  // bytes_total 0: no byte count in this stage
+};
 using Reply = std::variant<Ok, Error, HelloOk, Lease, Where, Pong, ListFollows, CheckpointSpec,
-                           CheckpointDone, MigrateDone, Verdict, ShadowEvent, ChildState>;
+                           CheckpointDone, MigrateDone, Verdict, ShadowEvent, ChildState, Progress>;
 
 struct ProcessEntry {
   uint32_t vpid = 0, node_index = 0, real = 0, parent = 0, uid = 0, tgid = 0;

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "ckpt_request.h"
+#include "migrate_progress.h"
 #include "migrate_summary.h"
 #include "subcommand.h"
 #include "tool_error.h"
@@ -42,6 +43,8 @@ constexpr const char kUsage[] =
     "Ctrl-C stops the waiting, not the migration. On success it prints one line:\n"
     "  vpid 4194305: alpha \u2192 beta, 1.0 GiB, frozen 0.81 s, total 1.40 s\n"
     "(the image's size, how long the process was stopped, the whole migration).\n"
+    "Meanwhile, if it takes longer than a moment and standard error is a terminal,\n"
+    "a progress line there shows the stage and the bytes written or sent.\n"
     "If the migration fails, the process runs on where it was.\n"
     "Exit status: 0 the process runs on HOST; 1 the migration failed (the message\n"
     "says why); 2 usage error or unreachable daemon.\n";
@@ -123,15 +126,18 @@ int run_migrate(CliContext& ctx, const std::vector<std::string>& args) {
   req.node.set(node.c_str());
   DaemonClient& daemon = ctx.daemon();  // connect (and fail) before promising anything on Ctrl-C
   struct sigaction before = leave_on_interrupt(vpid);
-  // A progress display would go here: a second connection asking the daemon
-  // about the migration while this one waits for MigrateDone.
+  // On a terminal, a second connection asks how far the migration is while
+  // this one waits for MigrateDone (migrate_progress.h).
+  ProgressDisplay progress(daemon.socket_path(), vpid, node);
   wire::Reply rep;
   try {
     rep = daemon.call(req, kNoReplyTimeoutMs);
   } catch (...) {
+    progress.stop();
     sigaction(SIGINT, &before, nullptr);
     throw;
   }
+  progress.stop();  // its line erased before anything else is printed
   sigaction(SIGINT, &before, nullptr);
   // "vpid N: why", once: many of the daemons' reasons start with the vpid already.
   std::string failed = "vpid " + std::to_string(vpid) + ": ";

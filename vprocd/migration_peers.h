@@ -12,6 +12,7 @@
 #include "migration_messages.h"
 #include "pid_types.h"
 #include "status.h"
+#include "wire.h"
 
 namespace vproc::daemon {
 
@@ -36,6 +37,8 @@ class MigrationPeers {
   virtual void kill_guest(uint32_t node, VPid v, uint64_t migration) = 0;
   // Does `node` have these files (migration_files.h)? A failure says which not.
   virtual void files_check(uint32_t node, const FilesInUse& files, std::function<void(Status)> done) = 0;
+  // How far `node`'s migration of `v` is (stage None: it has none).
+  virtual void progress(uint32_t node, VPid v, std::function<void(Status, const wire::Progress&)> done) = 0;
 
   // Blocking, for worker threads: an authenticated `image` connection to
   // `node`, or an `stdio` connection for fd `fd` of guest `v` (the home node

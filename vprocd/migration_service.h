@@ -70,6 +70,9 @@ class Migrations {
   // --- local requests; true: the reply is deferred (sent through ReplyLater) ---
   bool request(const Peer& caller, const wire::MigrateRequest& m, ConnectionId conn, wire::Reply& now);
   bool migrate_wait(const Peer& writer, const wire::MigrateWait& m, ConnectionId conn, wire::Reply& now);
+  // `migrate`'s progress display (migration_progress.cc): this node's
+  // migration of the vpid, else the answer of the node it runs on.
+  bool progress(const wire::MigrateProgress& m, ConnectionId conn, wire::Reply& now);
   // Restored with a migration id: the guest's restore registers it.
   Status restored(const Peer& peer, const wire::Restored& m);
   bool resumed(const Peer& peer, const wire::Resumed& m, ConnectionId conn, wire::Reply& now);
@@ -94,6 +97,8 @@ class Migrations {
   void node_lost(uint32_t node);
   // Before a checkpoint: are the files the process uses here (migration_files.h)?
   void on_files_check(FilesInUse files, std::function<void(Status)> respond);
+  // How far this node's migration of `v` is (stage None: there is none).
+  wire::Progress on_progress(VPid v);
   // Accepted, authenticated connections (fd owned from now on).
   void on_image_connection(int fd);
   void on_stdio_connection(int fd, VPid v, uint64_t migration, int which);
@@ -178,6 +183,9 @@ class Migrations {
   // for) and the target's (migration_precheck.cc).
   std::unordered_map<uint64_t, std::pair<VPid, std::unique_ptr<LoopTask>>> prechecks_;
   std::unordered_map<uint64_t, std::unique_ptr<LoopTask>> file_checks_;
+  // Where vpids run, as their home said, for progress questions (vpid ->
+  // node, when learned); migration_progress.cc.
+  std::unordered_map<uint32_t, std::pair<uint32_t, double>> progress_nodes_;
   uint64_t counter_ = 0;
   ev_timer tick_;
 };

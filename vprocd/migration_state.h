@@ -30,6 +30,7 @@ struct Migrations::Outgoing {
   Stage stage = Stage::Checkpointing;
   std::string dir, image;
   uint64_t image_bytes = 0;
+  uint64_t expected_bytes = 0;                    // the image's size as estimated for progress (0: not yet)
   double started = 0, frozen_since = 0, deadline = 0;
   uint32_t request_id = 0;                        // the checkpoint job's
   ConnectionId writer_conn = 0;                   // the writer's MigrateWait, deferred

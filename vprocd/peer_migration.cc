@@ -18,6 +18,9 @@ constexpr double kWhereTimeout = 2;
 // A migration's answer comes when it has ended: checkpoint, transfer and
 // restore of a large image.
 constexpr double kMigrateTimeout = 600;
+// A progress display asks ten times a second: an answer later than this is
+// stale anyway.
+constexpr double kProgressTimeout = 2;
 
 MigrateOutcome outcome_of(peer::Migrated::Reader r) {
   MigrateOutcome o;
@@ -162,6 +165,18 @@ void PeerMigration::files_check(uint32_t node, const FilesInUse& files, std::fun
       });
 }
 
+void PeerMigration::progress(uint32_t node, VPid v, std::function<void(Status, const wire::Progress&)> done) {
+  cluster_.request(node, kProgressTimeout, [&](peer::PeerRequest::Builder b) { b.setMigrationProgress(v.value); },
+                   [done](const Status& s, peer::PeerReply::Reader r) {
+                     if (!s.ok()) return done(s, {});
+                     if (!r.isProgress() || r.getProgress().getStage() > uint8_t(wire::MigrateStage::Committing))
+                       return done(Status::failure(EPROTO, "unexpected answer to a progress question"), {});
+                     auto p = r.getProgress();
+                     done(Status::success(),
+                          wire::Progress{wire::MigrateStage(p.getStage()), p.getBytesDone(), p.getBytesTotal()});
+                   });
+}
+
 void PeerMigration::kill_guest(uint32_t node, VPid v, uint64_t migration) {
   cluster_.request(
       node, kShortTimeout,
@@ -261,6 +276,15 @@ void PeerMigration::serve(Migrations& m) {
     Status s = m.on_guest_changed(GuestChangedMsg{r.getVpid(), r.getKind(), r.getStatus(), r.getMigration()}, call.from);
     if (!s.ok()) return c.reply_error(call, s);
     c.reply(call, [](peer::PeerReply::Builder b) { b.setOk(); });
+  });
+  c.handle(K::MIGRATION_PROGRESS, [&c, &m](const PeerCall& call, K::Reader req) {
+    wire::Progress p = m.on_progress(VPid{req.getMigrationProgress()});
+    c.reply(call, [&](peer::PeerReply::Builder b) {
+      auto x = b.initProgress();
+      x.setStage(uint8_t(p.stage));
+      x.setBytesDone(p.bytes_done);
+      x.setBytesTotal(p.bytes_total);
+    });
   });
   c.handle(K::KILL_GUEST, [&c, &m](const PeerCall& call, K::Reader req) {
     auto r = req.getKillGuest();

@@ -34,6 +34,7 @@ class PeerMigration : public MigrationPeers {
   void guest_changed(uint32_t node, const GuestChangedMsg& m, std::function<void(Status)> done) override;
   void kill_guest(uint32_t node, VPid v, uint64_t migration) override;
   void files_check(uint32_t node, const FilesInUse& files, std::function<void(Status)> done) override;
+  void progress(uint32_t node, VPid v, std::function<void(Status, const wire::Progress&)> done) override;
   int open_image_channel(uint32_t node, std::string& why) override;
   int open_stdio_channel(uint32_t node, VPid v, uint64_t migration, int fd, std::string& why) override;
 

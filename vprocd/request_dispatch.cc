@@ -224,6 +224,12 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
           if (child_relay_ && conn) return child_relay_->wait(peer, m, conn, reply) ? Answer::Deferred : Answer::Small;
           reply = error_reply(Status::failure(ENOSYS, "this daemon does not relay children's states"));
           return Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::MigrateProgress>) {
+          if (!migrations_ || !conn) {
+            reply = wire::Progress{};  // no cluster: no migration to tell about
+            return Answer::Small;
+          }
+          return migrations_->progress(m, conn, reply) ? Answer::Deferred : Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::GuestStatus>) {
           Status s = migrations_ ? migrations_->guest_status(peer, m)
                                  : Status::failure(ENOSYS, "this daemon does not take migration requests");
