@@ -132,36 +132,6 @@ bool ask(DaemonLink& link, const wire::Request& req, wire::Reply& reply) {
   }
 }
 
-uint64_t bit(int sig) { return uint64_t{1} << (sig - 1); }
-
-// Stops this process with `sig` as the stop signal its parent sees. The
-// terminal stop signals are discarded in an orphaned process group: then
-// SIGSTOP. SIGCONT stays blocked (it still continues us) and pending, which
-// tells whether the stop happened.
-void stop_with(int sig) {
-  uint64_t cont = bit(SIGCONT);
-  timespec zero{0, 0};
-  while (syscall(SYS_rt_sigtimedwait, &cont, nullptr, &zero, sizeof cont) > 0) {
-  }
-  if (sig != SIGSTOP && is_terminal_stop(sig)) {
-    struct {
-      void (*handler)(int);
-      unsigned long flags;
-      void (*restorer)();
-      uint64_t mask;
-    } dfl{SIG_DFL, 0, nullptr, 0};
-    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
-    uint64_t one = bit(sig);
-    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, nullptr, sizeof one);
-    syscall(SYS_tgkill, getpid(), gettid(), sig);
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &one, nullptr, sizeof one);
-    uint64_t pending = 0;
-    syscall(SYS_rt_sigpending, &pending, sizeof pending);
-    if (pending & cont) return;  // stopped, and continued since
-  }
-  syscall(SYS_tgkill, getpid(), gettid(), SIGSTOP);
-}
-
 }  // namespace
 
 void run_child_standin(uint32_t parent, uint32_t child, uint32_t guest, const char* socket_path) {

@@ -17,8 +17,9 @@
 namespace vproc::tools {
 namespace {
 
-// The terminal's and job control's signals: they are meant for the guest (the
-// keeper shares its process group), and the keeper must outlive it.
+// The terminal's and job control's signals: they are meant for the guest (a
+// kill of the keeper's process group, the one `vproc restore` started in), and
+// the keeper must outlive it.
 constexpr int kIgnored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE};
 
 constexpr int kCallTimeoutMs = 5000;
@@ -143,7 +144,16 @@ class Reporter {
 void split_off_keeper(const std::string& socket_path, uint32_t vpid) {
   pid_t child = fork();
   if (child < 0) throw ToolError(1, std::string("cannot start the guest's keeper: fork: ") + strerror(errno));
-  if (child > 0) keep(child, socket_path, vpid);
+  // The guest gets a process group of its own, whose parent (the keeper) is
+  // in another group of the same session, so the group is not orphaned: in
+  // the keeper's group, which has no parent in its session, the kernel would
+  // discard the terminal stop signals (SIGTSTP, SIGTTIN, SIGTTOU) it gets. Both
+  // say so: whichever runs first.
+  if (child == 0) setpgid(0, 0);
+  if (child > 0) {
+    setpgid(child, child);
+    keep(child, socket_path, vpid);
+  }
 }
 
 }  // namespace vproc::tools

@@ -38,7 +38,7 @@ void run_linger(uint32_t vpid, const char* socket_path) {
     int timeout = set.size() > 1 ? -1 : 1000;
     if (poll(set.data(), set.size(), timeout) < 0 && errno != EINTR) _exit(255);
     if (set[0].revents)
-      while (next_signal(sfd)) {
+      while (next_signal(sfd).signo) {
       }
     children.on_sigchld();  // also after a timeout: retries the reports
     children.service(set);

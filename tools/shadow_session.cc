@@ -107,27 +107,42 @@ void ShadowSession::handle_event(const wire::ShadowEvent& ev, std::vector<int>& 
       begin_exit(ev.status, now);
       break;
     case wire::ShadowEventKind::Stopped:
-      if (now - cont_at_ < kStopAfterContMs) {
-        stop_due_ = now + kStopAfterContMs;
-      } else {
-        stop_self();
-      }
+      stop_signal_ = ev.status == SIGSTOP || is_terminal_stop(ev.status) ? ev.status : SIGSTOP;
+      mirror_stop();
       break;
     case wire::ShadowEventKind::Continued:
-      stop_due_ = 0;  // the stop it would have mirrored is over
-      break;
+      break;  // the daemon continues a stopped shadow (it cannot read this)
   }
   close_all(fds);
 }
 
-void ShadowSession::on_signal(int signo, int64_t now) {
+void ShadowSession::mirror_stop() {
+  // Signals that came meanwhile go first. A SIGCONT among them is newer than
+  // the stop as far as the shadow can tell: forwarded, it continues the guest
+  // (or finds it running), so the shadow runs on.
+  cont_seen_ = false;
+  read_signals();
+  if (exiting_ || cont_seen_) return;
+  stop_with(stop_signal_);
+}
+
+void ShadowSession::read_signals() {
+  while (true) {
+    Arrived a = next_signal(signal_fd_);
+    if (!a.signo) return;
+    on_signal(a);
+  }
+}
+
+void ShadowSession::on_signal(const Arrived& a) {
+  int signo = a.signo;
   // The kernel's word about the children left behind, not a signal for the guest.
   if (signo == SIGCHLD) return children_.on_sigchld();
   if (exiting_) return;  // the guest is gone
-  if (signo == SIGCONT) {
-    cont_at_ = now;
-    stop_due_ = 0;
-  }
+  // The daemon continued a stop that mirrored the guest's, because the guest
+  // continued: nothing to pass on.
+  if (a.wake) return;
+  if (signo == SIGCONT) cont_seen_ = true;
   // A standard signal is pending at most once (as in the kernel); real-time
   // signals (the kernel's, from 32: glibc's SIGRTMIN skips two it keeps) queue,
   // up to a bound.
@@ -135,8 +150,9 @@ void ShadowSession::on_signal(int signo, int64_t now) {
   bool queued = std::find(pending_signals_.begin(), pending_signals_.end(), signo) != pending_signals_.end();
   if (!(queued && signo < kFirstRealtime) && pending_signals_.size() < kMaxQueuedSignals)
     pending_signals_.push_back(signo);
+  // A terminal stop signal (^Z) is only passed on: the shadow stops when the
+  // guest does, with the signal that stopped it (a program may catch it).
   send_signals();
-  if (is_terminal_stop(signo)) stop_self();
 }
 
 void ShadowSession::send_signals() {
@@ -165,7 +181,6 @@ void ShadowSession::begin_exit(int wait_status, int64_t now) {
   events_.close();
   signals_.close();
   pending_signals_.clear();
-  stop_due_ = 0;
 }
 
 void ShadowSession::run() {
@@ -187,12 +202,6 @@ void ShadowSession::run() {
       if (phase_ == Phase::Down && now >= retry_at_) connect_events(now);
       if (phase_ == Phase::Down) lower(retry_at_ - now);
       if (!committed_) lower(started_ms_ + kCommitWaitMs - now);
-      if (stop_due_ && now >= stop_due_) {
-        stop_due_ = 0;
-        stop_self();
-        continue;
-      }
-      if (stop_due_) lower(stop_due_ - now);
     }
 
     set.clear();
@@ -219,8 +228,7 @@ void ShadowSession::run() {
 
     // Signals first: a SIGCONT that woke the shadow is older than a guest
     // stop it finds waiting on the event connection.
-    if (set[0].revents)
-      while (int sig = next_signal(signal_fd_)) on_signal(sig, now);
+    if (set[0].revents) read_signals();
     if (events_slot >= 0 && set[size_t(events_slot)].revents && events_.is_open()) {
       if (events_.wants_write() && !events_.flush()) {
         events_lost(now);

@@ -16,8 +16,16 @@
 // the process is lost. A refused Hello means the same. Either way the shadow
 // says so on stderr and dies of SIGKILL, which is what happened to the process:
 // its parent sees it killed, not exiting with a code the program might use.
+//
+// Stops (docs/cluster.md, "Stops and continues"): every catchable signal, ^Z
+// and SIGCONT included, is forwarded; the shadow stops when the guest stops
+// (a Stopped event), with the same signal, so its parent's wait sees that
+// stop; the daemon continues it when the guest continues (with a SIGCONT that
+// is not forwarded), and notices when the shadow itself is stopped by SIGSTOP
+// (which it cannot catch), and stops the guest.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -26,6 +34,7 @@
 #include "shadow_children.h"
 #include "shadow_link.h"
 #include "shadow_relay.h"
+#include "shadow_signals.h"
 
 namespace vproc::shadow {
 
@@ -44,10 +53,6 @@ class ShadowSession {
   // once nothing moved for kExitQuietMs (the guest's children may keep a
   // socket open).
   static constexpr int64_t kExitDrainMs = 5000, kExitQuietMs = 1000;
-  // A guest stop reported this soon after the shadow got SIGCONT may predate
-  // it (the guest stopped with the shadow, then both were continued): it waits
-  // this long for the guest's Continued before stopping.
-  static constexpr int64_t kStopAfterContMs = 1000;
   static constexpr size_t kMaxQueuedSignals = 64;
 
   // `signal_fd`: from take_signals(); `closed_stdio` as StdioRelay's.
@@ -61,7 +66,12 @@ class ShadowSession {
   void events_lost(int64_t now);
   void read_events(int64_t now);
   void handle_event(const wire::ShadowEvent& ev, std::vector<int>& fds, int64_t now);
-  void on_signal(int signo, int64_t now);
+  void read_signals();
+  void on_signal(const Arrived& a);
+  // The guest stopped (with stop_signal_): the shadow stops too, so that
+  // its parent sees it. A stopped shadow runs no code: the daemon continues
+  // it when the guest continues (shadow_service.h).
+  void mirror_stop();
   void send_signals();
   void read_signal_replies();
   void begin_exit(int wait_status, int64_t now);
@@ -78,8 +88,8 @@ class ShadowSession {
   int64_t started_ms_ = 0;
   int64_t retry_at_ = 0, backoff_ms_ = kRetryFirstMs;
   std::deque<int> pending_signals_;
-  int64_t cont_at_ = -kStopAfterContMs;  // the last SIGCONT
-  int64_t stop_due_ = 0;                 // a deferred guest stop (0: none)
+  int stop_signal_ = SIGSTOP;  // the guest's last stop signal
+  bool cont_seen_ = false;     // a SIGCONT to forward came (see mirror_stop)
   bool exiting_ = false;
   int exit_status_ = 0;
   int64_t exit_at_ = 0;

@@ -11,7 +11,10 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <ctime>
 #include <initializer_list>
+
+#include "shadow_wake.h"
 
 namespace vproc::shadow {
 namespace {
@@ -55,19 +58,41 @@ int take_signals() {
   return fd < 0 ? -errno : fd;
 }
 
-int next_signal(int signal_fd) {
+Arrived next_signal(int signal_fd) {
   signalfd_siginfo si;
   for (;;) {
     ssize_t n = read(signal_fd, &si, sizeof si);
-    if (n == ssize_t(sizeof si)) return int(si.ssi_signo);
+    if (n == ssize_t(sizeof si)) {
+      bool wake = si.ssi_signo == SIGCONT && si.ssi_code == SI_QUEUE && si.ssi_int == kShadowWakeValue;
+      return Arrived{int(si.ssi_signo), wake};
+    }
     if (n < 0 && errno == EINTR) continue;
-    return 0;
+    return Arrived{};
   }
 }
 
 bool is_terminal_stop(int signo) { return signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU; }
 
-void stop_self() { kill(getpid(), SIGSTOP); }
+void stop_with(int sig) {
+  // SIGCONT stays blocked (it still continues a stopped process) and becomes
+  // pending, which tells whether the stop happened.
+  uint64_t cont = bit(SIGCONT);
+  timespec zero{0, 0};
+  while (syscall(SYS_rt_sigtimedwait, &cont, nullptr, &zero, sizeof cont) > 0) {
+  }
+  if (sig != SIGSTOP && is_terminal_stop(sig)) {
+    set_disposition(sig, SIG_DFL);
+    // Unblocked for one system call: the kernel delivers it on the way out
+    // of the sigprocmask that unblocks it, so the process stops right there.
+    syscall(SYS_tgkill, getpid(), gettid(), sig);
+    set_mask(SIG_UNBLOCK, bit(sig));
+    set_mask(SIG_BLOCK, bit(sig));
+    uint64_t pending = 0;
+    syscall(SYS_rt_sigpending, &pending, sizeof pending);
+    if (pending & cont) return;  // stopped, and continued since
+  }
+  syscall(SYS_tgkill, getpid(), gettid(), SIGSTOP);
+}
 
 void exit_like(int wait_status) {
   if (WIFEXITED(wait_status)) _exit(WEXITSTATUS(wait_status));

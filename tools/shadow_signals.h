@@ -13,16 +13,21 @@ namespace vproc::shadow {
 // which discards it but, unlike SIG_IGN, leaves zombies for a wait).
 int take_signals();
 
-// The next signal read from the signalfd, or 0 when none is pending.
-int next_signal(int signal_fd);
+struct Arrived {
+  int signo = 0;       // 0: none pending
+  bool wake = false;   // SIGCONT from a daemon continuing a mirrored stop (shadow_wake.h)
+};
+// The next signal read from the signalfd.
+Arrived next_signal(int signal_fd);
 
-// Terminal stop signals (SIGTSTP, SIGTTIN, SIGTTOU): once forwarded, the
-// shadow stops too, so the shell sees its job stop.
+// Terminal stop signals: SIGTSTP, SIGTTIN, SIGTTOU.
 bool is_terminal_stop(int signo);
 
-// Stops the shadow until a SIGCONT. With SIGSTOP: the stop signals it catches
-// would not stop it.
-void stop_self();
+// Stops this process with `sig` as the stop signal its parent's wait sees,
+// until a SIGCONT, though the process blocks every signal. A terminal stop
+// signal is discarded by the kernel in an orphaned process group: then
+// SIGSTOP. Any SIGCONT pending before is dropped (it would not undo this stop).
+void stop_with(int sig);
 
 // Ends the shadow the way the guest ended (its wait status): the same exit
 // code, or death by the same signal without a core dump (a signal whose

@@ -137,9 +137,19 @@ Status Migrations::on_guest_changed(const GuestChangedMsg& m, uint32_t from) {
     return Status::success();
   }
   // After a restart of this daemon its shadow comes back within a second or
-  // so: until then the guest's node keeps the status and tries again.
-  if (!shadows_->has_shadow(v))
+  // so: until then the guest's node keeps the status and tries again. A
+  // shadow stopped with its guest cannot come back: a stop is nothing new to
+  // it, anything else continues it first (shadow_service.h).
+  if (!shadows_->has_shadow(v)) {
+    // (A restarted daemon knows the shadow as the record's process.)
+    RealPid shadow = rec->shadow ? rec->shadow : rec->real;
+    uint64_t start = rec->shadow ? rec->shadow_start : rec->start_ticks;
+    if (ShadowService::is_stopped(shadow, start)) {
+      if (wire::GuestChange(m.kind) == wire::GuestChange::Stopped) return Status::success();
+      ShadowService::wake(shadow);
+    }
     return Status::failure(EAGAIN, strf("the shadow of vpid %u has not registered again yet", m.vpid));
+  }
   Status s;
   switch (wire::GuestChange(m.kind)) {
     case wire::GuestChange::Exited:

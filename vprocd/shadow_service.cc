@@ -1,9 +1,11 @@
 #include "shadow_service.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bit>
 #include <cerrno>
+#include <csignal>
 
 #include "pidfd.h"
 #include "proc_stat.h"
@@ -24,11 +26,14 @@ ShadowService::ShadowService(struct ev_loop* loop, const ProcessTable& table, Lo
     : loop_(loop), table_(table), log_(log) {
   ev_timer_init(&kick_, &ShadowService::on_kick, 0., 0.);
   kick_.data = this;
+  ev_timer_init(&poll_, &ShadowService::on_poll, kPollMs / 1000, kPollMs / 1000);
+  poll_.data = this;
 }
 
 ShadowService::~ShadowService() {
   ev_timer_stop(loop_, &kick_);
   while (!shadows_.empty()) drop(*shadows_.begin()->second);
+  ev_timer_stop(loop_, &poll_);
 }
 
 Status ShadowService::check_peer(const Peer& peer, VPid vpid) const {
@@ -77,10 +82,12 @@ Status ShadowService::hello(const Peer& peer, const wire::ShadowHello& m) {
     sh->real = peer.pid;
     sh->start_ticks = peer.start_ticks;
     sh->pidfd = pidfd;
+    sh->peer = peer;
     ev_io_init(&sh->exit_watcher, &ShadowService::on_exit, pidfd, EV_READ);
     sh->exit_watcher.data = sh;
     ev_io_start(loop_, &sh->exit_watcher);
     shadows_.emplace(v.value, std::move(owned));
+    update_poll();
   } else {
     sh = it->second.get();
   }
@@ -111,6 +118,10 @@ Status ShadowService::wait(const Peer& peer, const wire::ShadowWait& m, uint64_t
   if (!conn) return Status::failure(EINVAL, "a ShadowWait needs a connection to answer later");
   // A wait on an older connection (before a reconnect) is dropped with it.
   sh.waiting = conn;
+  // It runs and reads its events: whatever it was told, it is not (or no
+  // longer) stopped as the guest's mirror.
+  sh.stop_sent = false;
+  sh.owed = Shadow::Owed::Nothing;
   if (!sh.events.empty()) kick();
   return Status::success();
 }
@@ -119,6 +130,12 @@ Status ShadowService::signal_guest(const Peer& caller, VPid vpid, int signo) {
   if (!signal_guest_)
     return Status::failure(ENOSYS, strf("vpid %u runs on another node and this daemon cannot signal it there",
                                         vpid.value));
+  auto it = shadows_.find(vpid.value);
+  if (signo == SIGCONT && it != shadows_.end() && it->second->real == caller.pid) {
+    // The shadow runs again and forwards its SIGCONT (shadow_stops.cc).
+    it->second->cont_echo = true;
+    it->second->stop_passed = false;
+  }
   return signal_guest_(caller, vpid, signo);
 }
 
@@ -146,15 +163,15 @@ Status ShadowService::push_channels(VPid vpid, std::vector<int> fds, uint8_t fd_
 }
 
 Status ShadowService::push_exited(VPid vpid, int wait_status) {
-  return push(vpid, Event{wire::ShadowEvent{wire::ShadowEventKind::Exited, wait_status, 0}, {}});
-}
-
-Status ShadowService::push_stopped(VPid vpid, int signo) {
-  return push(vpid, Event{wire::ShadowEvent{wire::ShadowEventKind::Stopped, signo, 0}, {}});
-}
-
-Status ShadowService::push_continued(VPid vpid) {
-  return push(vpid, Event{wire::ShadowEvent{wire::ShadowEventKind::Continued, 0, 0}, {}});
+  Status s = push(vpid, Event{wire::ShadowEvent{wire::ShadowEventKind::Exited, wait_status, 0}, {}});
+  if (!s.ok()) return s;
+  Shadow& sh = *shadows_.at(vpid.value);
+  sh.stop_echo = sh.cont_echo = false;
+  // A stopped shadow reads it once continued; killed by SIGKILL, a stopped
+  // process dies at once (and is not reported as continued).
+  bool killed = WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL;
+  owe_if_stopped(sh, killed ? Shadow::Owed::Kill : Shadow::Owed::Continue);
+  return s;
 }
 
 void ShadowService::kick() {
@@ -174,6 +191,7 @@ void ShadowService::deliver() {
     if (!server_->is_open(conn)) continue;  // it reconnects and waits again
     Event e = std::move(sh->events.front());
     sh->events.pop_front();
+    if (e.event.kind == wire::ShadowEventKind::Stopped) sh->stop_sent = true;
     server_->send_later(conn, e.event, std::move(e.fds));
   }
   server_->reap_closed();
@@ -199,6 +217,7 @@ void ShadowService::drop(Shadow& s) {
   if (s.pidfd >= 0) close(s.pidfd);
   for (Event& e : s.events) close_all(e.fds);
   shadows_.erase(s.vpid.value);  // destroys `s`
+  update_poll();
 }
 
 }  // namespace vproc::daemon

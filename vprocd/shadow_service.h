@@ -13,6 +13,24 @@
 // without having been told that the guest exited (killed, say), the gone hook
 // fires: the guest must not outlive the process its parent waits for. Its
 // connection closing is not the end: it reconnects and says Hello again.
+//
+// Stops and continues (docs/cluster.md; shadow_stops.cc). The parent waits
+// for the shadow, so the shadow stops when the guest stops (a Stopped event:
+// it stops itself with the same signal) and runs when the guest runs. A
+// stopped shadow runs no code, so this side does what it cannot:
+// * it continues the shadow (SIGCONT with kShadowWakeValue, which the shadow
+//   does not forward) when the guest continues, or exits, while the shadow is
+//   stopped as its mirror; it kills it when the guest is killed by SIGKILL;
+// * it looks at every shadow's state every kPollMs; a shadow stopped for no
+//   reason it knows (no Stopped event sent since its last ShadowWait) was
+//   stopped by SIGSTOP, from its shell, say: the guest gets SIGSTOP too. The
+//   shadow forwards the SIGCONT that ends such a stop itself.
+// * the guest's stop that answers a SIGSTOP passed on, and its continue that
+//   answers a SIGCONT the shadow forwarded, are echoes: the shadow is not told
+//   (or continued) again. Nor is it told of a stop while it is stopped.
+// Stops and continues closer together than a round trip to the guest's node
+// may show the parent an extra stop and continue; the states agree in the
+// end.
 #pragma once
 
 #include <ev.h>
@@ -78,8 +96,17 @@ class ShadowService {
   Status push_channels(VPid vpid, std::vector<int> fds, uint8_t fd_mask);
   // The guest exited with this wait status (the shadow exits the same way).
   Status push_exited(VPid vpid, int wait_status);
+  // The guest stopped with `signo` / continued (shadow_stops.cc).
   Status push_stopped(VPid vpid, int signo);
   Status push_continued(VPid vpid);
+
+  static constexpr double kPollMs = 50;
+
+  // A shadow that is not registered (this daemon restarted) but stopped
+  // cannot say Hello again: true if the process with this pid and start time
+  // is stopped. wake() continues it without its forwarding the SIGCONT.
+  static bool is_stopped(RealPid pid, uint64_t start_ticks);
+  static void wake(RealPid pid);
 
   bool has_shadow(VPid vpid) const { return shadows_.count(vpid.value) != 0; }
   size_t size() const { return shadows_.size(); }
@@ -101,10 +128,24 @@ class ShadowService {
     bool exit_pushed = false;  // it knows (or will) that the guest exited
     int pidfd = -1;            // readable once the shadow process has exited
     ev_io exit_watcher;
+    // Stops (shadow_stops.cc).
+    Peer peer;                 // the shadow, as the sender of a SIGSTOP it passes on
+    bool stop_sent = false;    // a Stopped event went out since its last ShadowWait
+    enum class Owed { Nothing, Continue, Kill } owed = Owed::Nothing;  // once it is stopped
+    bool stop_passed = false;  // this stop of the shadow was passed on to the guest
+    // The guest's next report is the answer to a signal from here: its stop
+    // after a SIGSTOP passed on, its continue after a SIGCONT the shadow
+    // forwarded. Neither is news to the shadow.
+    bool stop_echo = false, cont_echo = false;
   };
 
   static void on_exit(struct ev_loop* loop, ev_io* w, int revents);
   static void on_kick(struct ev_loop* loop, ev_timer* w, int revents);
+  static void on_poll(struct ev_loop* loop, ev_timer* w, int revents);
+  // Stops (shadow_stops.cc): what to do now that the shadow is in this state.
+  void check_stop(Shadow& s);
+  void owe_if_stopped(Shadow& s, Shadow::Owed what);
+  void update_poll();
   void kick();
   // Sends queued events to the shadows that wait. From the loop (a zero
   // timer): a deferred reply must not be sent from inside the request that
@@ -124,6 +165,7 @@ class ShadowService {
   SignalHook signal_guest_;
   std::unordered_map<uint32_t, std::unique_ptr<Shadow>> shadows_;
   ev_timer kick_;
+  ev_timer poll_;
 };
 
 }  // namespace vproc::daemon

@@ -92,7 +92,10 @@ struct ShadowProcess {
   std::string out_text, err_text;
 
   // `claim`: start it as this vpid instead of its own (a false claim).
-  explicit ShadowProcess(ShadowDaemon& daemon, VPid claim = VPid{}) : d(daemon) {
+  // `own_group`: in a process group of its own, which has a parent (the test)
+  // in another group of the session: not orphaned, so the terminal stop
+  // signals stop it.
+  explicit ShadowProcess(ShadowDaemon& daemon, VPid claim = VPid{}, bool own_group = false) : d(daemon) {
     int p_in[2], p_out[2], p_err[2], go[2];
     REQUIRE(pipe2(p_in, O_CLOEXEC) == 0);
     REQUIRE(pipe2(p_out, O_CLOEXEC) == 0);
@@ -103,6 +106,7 @@ struct ShadowProcess {
     pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+      if (own_group) setpgid(0, 0);
       dup2(p_in[0], 0);
       dup2(p_out[1], 1);
       dup2(p_err[1], 2);
@@ -401,41 +405,90 @@ TEST_CASE("shadow: forwards the signals it gets to the guest", "[shadow]") {
   CHECK(waitpid(sh.pid, nullptr, WNOHANG) == 0);
 }
 
-TEST_CASE("shadow: mirrors the guest's stop, and a terminal stop stops it after forwarding", "[shadow]") {
+size_t count_signals(const ShadowDaemon& d, uint32_t vpid, int signo) {
+  return size_t(std::count(d.signals.begin(), d.signals.end(), std::make_pair(vpid, signo)));
+}
+
+TEST_CASE("shadow: stops when the guest stops, with its signal, and runs when it runs", "[shadow]") {
   ShadowDaemon d;
-  ShadowProcess sh(d);
+  ShadowProcess sh(d, VPid{}, true);
   sh.await_registered();
+  uint32_t v = sh.vpid.value;
   REQUIRE(d.shadows->push_stopped(sh.vpid, SIGTSTP).ok());
   int status = sh.await_status(WUNTRACED);
   REQUIRE(WIFSTOPPED(status));
-  CHECK(WSTOPSIG(status) == SIGSTOP);
-
-  // `fg`: SIGCONT continues it and goes on to the guest.
-  REQUIRE(kill(sh.pid, SIGCONT) == 0);
-  CHECK(d.spin_until([&] { return d.got_signal(sh.vpid.value, SIGCONT); }));
+  CHECK(WSTOPSIG(status) == SIGTSTP);
+  // The guest continues: the daemon continues the shadow, which passes
+  // nothing on (the guest gets no second SIGCONT).
   REQUIRE(d.shadows->push_continued(sh.vpid).ok());
+  status = sh.await_status(WCONTINUED);
+  REQUIRE(WIFCONTINUED(status));
+  d.spin_until([] { return false; }, 100);
+  CHECK(count_signals(d, v, SIGCONT) == 0);
 
-  // Ctrl-Z: the guest is told, and the shadow stops at once.
+  // Ctrl-Z: the guest is told; the shadow stops when the guest does.
   REQUIRE(kill(sh.pid, SIGTSTP) == 0);
+  CHECK(d.spin_until([&] { return d.got_signal(v, SIGTSTP); }));
+  CHECK(sh.await_status(WUNTRACED, 200) == -1);
+  REQUIRE(d.shadows->push_stopped(sh.vpid, SIGTSTP).ok());
   status = sh.await_status(WUNTRACED);
   REQUIRE(WIFSTOPPED(status));
-  CHECK(d.spin_until([&] { return d.got_signal(sh.vpid.value, SIGTSTP); }));
-  // The guest's own stop report comes while the shadow is stopped; `fg` then
-  // continues both: that stale report must not stop the shadow again.
-  REQUIRE(d.shadows->push_stopped(sh.vpid, SIGTSTP).ok());
-  d.spin_until([] { return false; }, 50);
+  CHECK(WSTOPSIG(status) == SIGTSTP);
+  // `fg`: SIGCONT continues it and goes on to the guest, whose continue is
+  // only the echo.
   REQUIRE(kill(sh.pid, SIGCONT) == 0);
-  REQUIRE(d.spin_until([&] {
-    return std::count(d.signals.begin(), d.signals.end(), std::make_pair(sh.vpid.value, int(SIGCONT))) == 2;
-  }));
+  CHECK(d.spin_until([&] { return count_signals(d, v, SIGCONT) == 1; }));
   REQUIRE(d.shadows->push_continued(sh.vpid).ok());
-  CHECK(sh.await_status(WUNTRACED, 1500) == -1);  // not stopped again
+  CHECK(WIFCONTINUED(sh.await_status(WCONTINUED)));
+  CHECK(sh.await_status(WUNTRACED | WCONTINUED, 300) == -1);
+  CHECK(d.signals.back() == std::make_pair(v, int(SIGCONT)));
 
   // It still works: output is relayed.
   std::vector<int> g = push_channels(d, sh.vpid, 2);
   guest_write(g[1], "running\n");
   CHECK(sh.await_out("running\n"));
   close(g[1]);
+}
+
+TEST_CASE("shadow: a SIGSTOP of the shadow stops the guest; a stopped shadow follows the guest", "[shadow]") {
+  ShadowDaemon d;
+  ShadowProcess sh(d, VPid{}, true);
+  sh.await_registered();
+  uint32_t v = sh.vpid.value;
+  // Stopped from outside (it cannot catch SIGSTOP): the daemon notices and
+  // stops the guest; the guest's stop that follows is the echo.
+  REQUIRE(kill(sh.pid, SIGSTOP) == 0);
+  CHECK(WIFSTOPPED(sh.await_status(WUNTRACED)));
+  CHECK(d.spin_until([&] { return d.got_signal(v, SIGSTOP); }));
+  REQUIRE(d.shadows->push_stopped(sh.vpid, SIGSTOP).ok());
+  REQUIRE(kill(sh.pid, SIGCONT) == 0);
+  CHECK(WIFCONTINUED(sh.await_status(WCONTINUED)));
+  CHECK(d.spin_until([&] { return count_signals(d, v, SIGCONT) == 1; }));
+  REQUIRE(d.shadows->push_continued(sh.vpid).ok());
+  CHECK(sh.await_status(WUNTRACED | WCONTINUED, 300) == -1);  // not stopped again
+  CHECK(count_signals(d, v, SIGSTOP) == 1);
+
+  // Stopped again; this time the guest is continued by someone else: the
+  // shadow is continued too, and forwards nothing.
+  REQUIRE(kill(sh.pid, SIGSTOP) == 0);
+  CHECK(WIFSTOPPED(sh.await_status(WUNTRACED)));
+  CHECK(d.spin_until([&] { return count_signals(d, v, SIGSTOP) == 2; }));
+  REQUIRE(d.shadows->push_stopped(sh.vpid, SIGSTOP).ok());
+  REQUIRE(d.shadows->push_continued(sh.vpid).ok());
+  CHECK(WIFCONTINUED(sh.await_status(WCONTINUED)));
+  d.spin_until([] { return false; }, 100);
+  CHECK(count_signals(d, v, SIGCONT) == 1);
+
+  // The guest stops, then dies of SIGKILL: so does the stopped shadow, at once.
+  REQUIRE(d.shadows->push_stopped(sh.vpid, SIGTTOU).ok());
+  int status = sh.await_status(WUNTRACED);
+  REQUIRE(WIFSTOPPED(status));
+  CHECK(WSTOPSIG(status) == SIGTTOU);
+  REQUIRE(d.shadows->push_exited(sh.vpid, SIGKILL).ok());
+  status = sh.await_status();
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  CHECK(d.gone.empty());
 }
 
 TEST_CASE("shadow: reconnects after the daemon went away, says Hello again and waits again", "[shadow]") {
