@@ -19,6 +19,14 @@ say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 show() { printf '%s$ %s%s\n' "$dim" "$*" "$plain"; "$@"; }
 
 source "$repo/scripts/lib/daemon.sh"   # stop_daemon, wait_gone
+
+# Descriptors inherited from whatever started us (a CI runner's pipes, say)
+# would be inherited by the demo's programs too, and a checkpoint refuses a
+# pipe to another process: the demo's programs get only stdin, stdout, stderr.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  [[ $fd -gt 2 ]] && eval "exec $fd>&-" 2>/dev/null || true
+done
 tmp=$(mktemp -d /tmp/vproc-demo.XXXXXX)
 ticker_pid=
 cleanup() {
