@@ -118,27 +118,6 @@ void capture_itimers(CkptState& c) {
   }
 }
 
-// The kernel tasks of this process (/proc/self/task); 0 if unreadable.
-int count_threads() {
-  long fd = raw::sys(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  alignas(8) char buf[4096];
-  int n = 0;
-  for (;;) {
-    long len = raw::sys(SYS_getdents64, fd, buf, sizeof buf);
-    if (len <= 0) break;
-    for (long off = 0; off < len;) {
-      const char* name = buf + off + 19;  // struct linux_dirent64: d_name at 19
-      unsigned short reclen;
-      memcpy(&reclen, buf + off + 16, sizeof reclen);
-      if (name[0] != '.') ++n;
-      off += reclen;
-    }
-  }
-  raw::sys(SYS_close, fd);
-  return n;
-}
-
 // Thread `tid`'s children, live or zombie (/proc/self/task/TID/children),
 // added to c.children.
 void note_children(CkptState& c, long tid) {
@@ -254,7 +233,7 @@ void checkpoint_parked(CkptState& c, int self_tid, const ucontext_t* uc) {
   compact_slots(c);
   for (int i = 0; i < c.thread_count; ++i)
     if (c.quiesce.slot_tid[i] == self_tid) self = i;
-  c.task_count = count_threads();
+  c.task_count = count_tasks();
   capture_itimers(c);
 
   long resumed = vproc_ckpt_save(&state().ckpt.threads[self].resume);

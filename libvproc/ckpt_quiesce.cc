@@ -269,6 +269,11 @@ int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* w
   }
 }
 
+int count_tasks() {
+  int n = 0;
+  return for_each_task([&](int) { ++n; }) ? n : 0;
+}
+
 void compact_slots(CkptState& c) {
   CkptQuiesce& q = c.quiesce;
   int n = 0;

@@ -38,6 +38,9 @@ constexpr bool is_park_value(uint64_t v) { return (v >> 32) == 0x5643504bu; }
 // says which thread did not stop.
 int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* why, size_t cap);
 
+// The kernel tasks of this process (/proc/self/task); 0 if unreadable.
+int count_tasks();
+
 // Leader: lets the parked threads go on (after the snapshot, or after a
 // failure past quiesce_threads).
 void release_threads(CkptState& c);

@@ -188,6 +188,30 @@ static inline pid_t recv_pid(int fd) {
   return pid_seen(p);
 }
 
+/* The one-letter state of thread `tid` of this process (/proc/self/task/TID/
+ * stat: R running, S asleep, T stopped, ...), '?' if unknown. */
+static inline char scenario_task_state(pid_t tid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+  FILE* f = fopen(path, "r");
+  if (!f) return '?';
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')');
+  return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Waits (5 s at most) until *blocking is set and thread `tid` is asleep in
+ * the kernel; fails naming `what` otherwise. */
+static inline void scenario_await_asleep(volatile int* blocking, volatile pid_t* tid, const char* what) {
+  for (int n = 0; n < 5000; n++) {
+    if (__atomic_load_n(blocking, __ATOMIC_SEQ_CST) && scenario_task_state(pid_seen(*tid)) == 'S') return;
+    usleep(1000);
+  }
+  fail("%s never blocked", what);
+}
+
 /* A fresh directory for the program's files, under $TMPDIR (the runner's temp
  * dir) or /tmp. Returns a static buffer. */
 static inline const char* scenario_tmpdir(const char* name) {

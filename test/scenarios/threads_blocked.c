@@ -138,26 +138,7 @@ static void* thread_main(void* arg) {
   return NULL;
 }
 
-/* The thread's state letter in /proc/self/task/<tid>/stat. */
-static char task_state(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-  FILE* f = fopen(path, "r");
-  if (!f) return '?';
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  const char* p = strrchr(buf, ')');
-  return p && p[1] == ' ' ? p[2] : '?';
-}
-
-static void await_blocked(int i) {
-  for (int n = 0; n < 5000; n++) {
-    if (__atomic_load_n(&rep[i].blocking, __ATOMIC_SEQ_CST) && task_state(pid_seen(rep[i].tid)) == 'S') return;
-    usleep(1000);
-  }
-  fail("%s never blocked", kNames[i]);
-}
+static void await_blocked(int i) { scenario_await_asleep(&rep[i].blocking, &rep[i].tid, kNames[i]); }
 
 int main(void) {
   /* SIGUSR1 is for sigtimedwait only: blocked everywhere. */
