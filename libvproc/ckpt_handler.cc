@@ -121,16 +121,9 @@ void capture_itimers(CkptState& c) {
 // Thread `tid`'s children, live or zombie (/proc/self/task/TID/children),
 // added to c.children.
 void note_children(CkptState& c, long tid) {
-  char path[64] = "/proc/self/task/";
-  format_u64(uint64_t(tid), path + strlen(path));
-  memcpy(path + strlen(path), "/children", 10);
-  long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
   char buf[512];
-  long len = raw::sys(SYS_read, fd, buf, sizeof buf - 1);
-  raw::sys(SYS_close, fd);
+  long len = read_task_file(tid, "children", buf, sizeof buf);
   if (len <= 0) return;
-  buf[len] = 0;
   uint32_t v = 0;
   bool in = false;
   for (long i = 0; i <= len; ++i) {

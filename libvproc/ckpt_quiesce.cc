@@ -18,6 +18,21 @@
 extern "C" long vproc_ckpt_save(vproc::lib::ResumeRegs* r) __attribute__((returns_twice));
 
 namespace vproc::lib {
+
+long read_task_file(long tid, const char* name, char* buf, size_t cap) {
+  char path[64] = "/proc/self/task/";
+  format_u64(uint64_t(tid), path + strlen(path));
+  size_t n = strlen(path);
+  path[n++] = '/';
+  copy_cstr(path + n, sizeof path - n, name);
+  long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fd;
+  long len = raw::sys(SYS_read, fd, buf, cap - 1);
+  raw::sys(SYS_close, fd);
+  buf[len > 0 ? len : 0] = 0;
+  return len;
+}
+
 namespace {
 
 int64_t monotonic_ns() {
@@ -61,16 +76,8 @@ bool for_each_task(F f) {
 
 // The one-letter state of task `tid` (/proc/self/task/TID/stat), '?' if unknown.
 char task_state(int tid) {
-  char path[64] = "/proc/self/task/";
-  format_u64(uint64_t(tid), path + strlen(path));
-  memcpy(path + strlen(path), "/stat", 6);
-  long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return '?';
   char buf[512];
-  long n = raw::sys(SYS_read, fd, buf, sizeof buf - 1);
-  raw::sys(SYS_close, fd);
-  if (n <= 0) return '?';
-  buf[n] = 0;
+  if (read_task_file(tid, "stat", buf, sizeof buf) <= 0) return '?';
   const char* close = nullptr;  // the name may contain ')': the last one ends it
   for (const char* p = buf; *p; ++p)
     if (*p == ')') close = p;
@@ -128,16 +135,8 @@ namespace {
 
 // Does task `tid` block signal `sig` (SigBlk in /proc/self/task/TID/status)?
 bool task_blocks(int tid, int sig) {
-  char path[64] = "/proc/self/task/";
-  format_u64(uint64_t(tid), path + strlen(path));
-  memcpy(path + strlen(path), "/status", 8);
-  long fd = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   char buf[2048];
-  long n = raw::sys(SYS_read, fd, buf, sizeof buf - 1);
-  raw::sys(SYS_close, fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
+  if (read_task_file(tid, "status", buf, sizeof buf) <= 0) return false;
   const char* p = strstr(buf, "SigBlk:");
   if (!p) return false;
   p += 7;

@@ -38,6 +38,10 @@ constexpr bool is_park_value(uint64_t v) { return (v >> 32) == 0x5643504bu; }
 // says which thread did not stop.
 int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* why, size_t cap);
 
+// Reads /proc/self/task/TID/NAME into buf (NUL-terminated, at most cap - 1
+// bytes): its length, or -errno.
+long read_task_file(long tid, const char* name, char* buf, size_t cap);
+
 // The kernel tasks of this process (/proc/self/task); 0 if unreadable.
 int count_tasks();
 

@@ -1,3 +1,4 @@
+#include "monotonic.h"
 #include "daemon_client.h"
 
 #include <poll.h>
@@ -15,16 +16,10 @@
 namespace vproc::tools {
 namespace {
 
-int64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 // Waits until `fd` is ready for `events` or the deadline passes. False on timeout.
 bool wait_ready(int fd, short events, int64_t deadline) {
   for (;;) {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - monotonic_ms();
     if (left <= 0) return false;
     pollfd p{fd, events, 0};
     int r = poll(&p, 1, int(left));
@@ -54,12 +49,12 @@ int DaemonClient::connect(const std::string& socket_path, int timeout_ms) {
   if (fd < 0) return errno;
   // A Unix-socket connect completes at once or fails with EAGAIN while the
   // listener's backlog is full; poll() cannot wait for that, so retry briefly.
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = monotonic_ms() + timeout_ms;
   for (;;) {
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) break;
     int e = errno;
     if (e == EINTR) continue;
-    if (e == EAGAIN && now_ms() < deadline) {
+    if (e == EAGAIN && monotonic_ms() < deadline) {
       timespec pause{0, 2'000'000};
       nanosleep(&pause, nullptr);
       continue;
@@ -85,7 +80,7 @@ void DaemonClient::send_frame(const wire::Request& req) {
   alignas(8) char buf[wire::kLargeFrameBytes];
   size_t len = wire::encode(req, buf, sizeof buf);
   if (len == 0) fail("cannot encode the request");
-  int64_t deadline = now_ms() + timeout_ms_;
+  int64_t deadline = monotonic_ms() + timeout_ms_;
   size_t done = 0;
   while (done < len) {
     ssize_t n = send(fd_, buf + done, len - done, MSG_NOSIGNAL);
@@ -103,7 +98,7 @@ void DaemonClient::send_frame(const wire::Request& req) {
 std::vector<uint64_t> DaemonClient::read_frame(int timeout_ms) {
   std::vector<uint64_t> buf(1);
   size_t have = 0, want = 8;
-  int64_t deadline = now_ms() + timeout_ms;
+  int64_t deadline = monotonic_ms() + timeout_ms;
   for (;;) {
     while (have < want) {
       ssize_t n = read(fd_, reinterpret_cast<char*>(buf.data()) + have, want - have);

@@ -1,3 +1,4 @@
+#include "monotonic.h"
 #include "guest_keeper.h"
 
 #include <fcntl.h>
@@ -26,12 +27,6 @@ constexpr int kCallTimeoutMs = 5000;
 // How long one report is retried while the daemon cannot be reached (it may
 // be restarting), with backoff from 0.2 to 5 s between attempts.
 constexpr int64_t kGiveUpMs = 60000;
-
-int64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 // The keeper holds nothing of the restoring command's: no descriptors (the
 // guest's stdio channels must see EOF when the guest closes them, and the
@@ -93,7 +88,7 @@ class Reporter {
   // Tells the daemon; an answer of any kind (even a refusal: it does not
   // know this guest) means it has heard.
   void report(const Change& c) {
-    int64_t give_up = now_ms() + kGiveUpMs;
+    int64_t give_up = monotonic_ms() + kGiveUpMs;
     int pause_ms = 200;
     for (;;) {
       try {
@@ -107,7 +102,7 @@ class Reporter {
         client_.close();
         connected_ = false;
       }
-      if (now_ms() >= give_up) return;
+      if (monotonic_ms() >= give_up) return;
       timespec ts{pause_ms / 1000, (pause_ms % 1000) * 1000000L};
       nanosleep(&ts, nullptr);
       pause_ms = std::min(pause_ms * 2, 5000);

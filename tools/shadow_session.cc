@@ -1,3 +1,4 @@
+#include "monotonic.h"
 #include "shadow_session.h"
 
 #include <poll.h>
@@ -16,12 +17,6 @@
 namespace vproc::shadow {
 namespace {
 
-int64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 void close_all(std::vector<int>& fds) {
   for (int fd : fds) close(fd);
   fds.clear();
@@ -35,7 +30,7 @@ ShadowSession::ShadowSession(const ShadowArgs& args, std::string socket_path, in
       signal_fd_(signal_fd),
       relay_(closed_stdio),
       children_(args.vpid, socket_path_) {
-  started_ms_ = now_ms();
+  started_ms_ = monotonic_ms();
   children_.scan();
 }
 
@@ -186,7 +181,7 @@ void ShadowSession::begin_exit(int wait_status, int64_t now) {
 void ShadowSession::run() {
   std::vector<pollfd> set;
   for (;;) {
-    int64_t now = now_ms();
+    int64_t now = monotonic_ms();
     int timeout = -1;
     auto lower = [&timeout](int64_t ms) {
       ms = std::max<int64_t>(ms, 0);
@@ -224,7 +219,7 @@ void ShadowSession::run() {
       }
       continue;
     }
-    now = now_ms();
+    now = monotonic_ms();
 
     // Signals first: a SIGCONT that woke the shadow is older than a guest
     // stop it finds waiting on the event connection.

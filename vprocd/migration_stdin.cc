@@ -1,3 +1,4 @@
+#include "monotonic.h"
 #include "migration_stdin.h"
 
 #include <poll.h>
@@ -15,12 +16,6 @@
 
 namespace vproc::daemon {
 namespace {
-
-int64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool send_all(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -77,10 +72,10 @@ void StdinHandover::start(int old_stdin, Open open, Done done) {
         // (Nothing is read before the commit: an aborted migration leaves the
         // process its input.)
         char buf[64 * 1024];
-        int64_t end = now_ms() + kDrainLimitMs;
+        int64_t end = monotonic_ms() + kDrainLimitMs;
         bool ok = true;
         while (src >= 0) {
-          int64_t left = end - now_ms();
+          int64_t left = end - monotonic_ms();
           pollfd p{src, POLLIN, 0};
           int n = left > 0 ? poll(&p, 1, int(left)) : 0;
           if (n < 0 && errno == EINTR) continue;
