@@ -36,22 +36,15 @@ vproc=$build/bin/vproc
 prog=$build/bench/ckpt_bench_prog
 
 tmp=$(mktemp -d /tmp/vproc-ckpt-bench.XXXXXX)
-source "$repo/scripts/lib/daemon.sh"
+source "$repo/bench/lib.sh"
 cleanup() {
   stop_daemon "$tmp/vprocd.pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-export VPROC_SOCKET=$tmp/vprocd.sock
-"$build/bin/vprocd" --socket "$VPROC_SOCKET" --pidfile "$tmp/vprocd.pid" --node bench
+bench_start_daemon
 
 die() { echo "bench/ckpt_bench.sh: $*" >&2; exit 1; }
-now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
-# value NAME: the number after NAME in the program's output on stdin.
-value() { awk -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }'; }
-ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-frozen_ns() { "$vproc" inspect --json "$1" | grep -o '"frozen_ns": *[0-9]*' | grep -o '[0-9]*$'; }
 
 # checkpoint MODE IMAGE: runs the program under vproc until it has written
 # IMAGE; prints its output. Inherited descriptors above 2 (a pipe or socket

@@ -19,18 +19,14 @@ for f in bin/vprocd bin/vproc-run bin/vproc lib/libvproc.so bench/getpid_bench b
 done
 
 tmp=$(mktemp -d /tmp/vproc-bench.XXXXXX)
-source "$repo/scripts/lib/daemon.sh"
+source "$repo/bench/lib.sh"
 cleanup() {
   stop_daemon "$tmp/vprocd.pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-export VPROC_SOCKET=$tmp/vprocd.sock
-"$build/bin/vprocd" --socket "$VPROC_SOCKET" --pidfile "$tmp/vprocd.pid" --node bench
+bench_start_daemon
 run_vproc() { "$build/bin/vproc-run" --no-start -- "$@"; }
-
-# value NAME: the number after NAME in the benchmark output on stdin.
-value() { awk -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }'; }
 
 rows=()
 add_row() {  # name native vproc unit

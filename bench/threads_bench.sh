@@ -33,7 +33,7 @@ vproc=$build/bin/vproc
 prog=$build/bench/threads_bench_prog
 
 tmp=$(mktemp -d /tmp/vproc-threads-bench.XXXXXX)
-source "$repo/scripts/lib/daemon.sh"
+source "$repo/bench/lib.sh"
 pids=()
 cleanup() {
   local p
@@ -43,16 +43,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-export VPROC_SOCKET=$tmp/vprocd.sock
-"$build/bin/vprocd" --socket "$VPROC_SOCKET" --pidfile "$tmp/vprocd.pid" --node bench
+bench_start_daemon
 
 die() { echo "bench/threads_bench.sh: $*" >&2; exit 1; }
-now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
-value() { awk -v k="$1" '$1 == k { print $2; found = 1 } END { exit !found }'; }
-ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
 mib_of() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-frozen_ns() { "$vproc" inspect --json "$1" | grep -o '"frozen_ns": *[0-9]*' | grep -o '[0-9]*$'; }
 
 # wait_for FILE PATTERN PID: until FILE has a line matching PATTERN (10 s).
 wait_for() {
