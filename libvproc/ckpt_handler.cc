@@ -32,6 +32,7 @@
 #include "remote_children.h"
 #include "ckpt_migrate.h"
 #include "ckpt_quiesce.h"
+#include "ckpt_retry.h"
 #include "ckpt_threads.h"
 #include "ckpt_restart.h"
 #include "diag.h"
@@ -249,6 +250,16 @@ void checkpoint_parked(CkptState& c, int self_tid, const ucontext_t* uc) {
   if (stop && err == 0) raw::sys(SYS_kill, raw::sys(SYS_getpid), SIGSTOP);
 }
 
+// The leader gave up its role (quiesce_threads() -EAGAIN, everybody
+// released): the request comes back by timer once this handler has returned.
+// False if no timer could be had (then the refusal below is reported).
+bool step_aside_for_retry(CkptState& c, int sig, uint64_t value) {
+  if (arm_ckpt_retry(c, sig, value, kCkptRetryDelayNs)) return true;
+  copy_cstr(c.quiesce_refusal, sizeof c.quiesce_refusal,
+            "a thread blocked the checkpoint signal, and no timer was left to try again (timer_create)");
+  return false;
+}
+
 void handler(int sig, siginfo_t* si, void* ucv) {
   int saved_errno = errno;
   CkptState& c = state().ckpt;
@@ -258,7 +269,9 @@ void handler(int sig, siginfo_t* si, void* ucv) {
     errno = saved_errno;
     return;
   }
-  if (!si || si->si_code != SI_QUEUE || !is_ckpt_request_value(value)) {
+  // Our own timer bringing back a request whose leader stepped aside.
+  const bool retry = take_ckpt_retry(c, si);
+  if (!si || (si->si_code != SI_QUEUE && !retry) || !is_ckpt_request_value(value)) {
     forward_to_program(sig, si, ucv);  // the program's own use of this signal
     errno = saved_errno;
     return;
@@ -283,7 +296,10 @@ void handler(int sig, siginfo_t* si, void* ucv) {
     return;
   }
   wait_for_populate(c);
-  run_checkpoint_callbacks();
+  if (!retry) {
+    run_checkpoint_callbacks();  // once per request
+    c.quiesce.deadline_ns = int64_t(now_ns(CLOCK_MONOTONIC)) + kParkTimeoutNs;
+  }
   remote_children_note();  // the children a migration leaves behind
   c.request_id = id;
   c.request_flags = flags;
@@ -296,7 +312,16 @@ void handler(int sig, siginfo_t* si, void* ucv) {
   int self_slot = 0;
   // The other threads stop from here on: their freeze counts from now.
   c.freeze_start_ns = now_ns(CLOCK_MONOTONIC);
-  int qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce_refusal, sizeof c.quiesce_refusal);
+  // A daemon's request steps aside when a thread blocking the signal may wait
+  // for a lock we hold (ckpt_retry.h). vproc_checkpoint()'s caller is in our
+  // code, holding nothing: it waits here.
+  const bool step_aside = id != 0;
+  int qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce.deadline_ns, step_aside, c.quiesce_refusal,
+                             sizeof c.quiesce_refusal);
+  if (qerr == -EAGAIN && step_aside && step_aside_for_retry(c, sig, value)) {
+    errno = saved_errno;
+    return;
+  }
   if (qerr == 0 && c.critical_depth.load(std::memory_order_acquire) > 0) {
     // A thread entered a section without checkpoints before it parked.
     release_threads(c);
@@ -305,7 +330,12 @@ void handler(int sig, siginfo_t* si, void* ucv) {
       return;
     }
     c.quiesce.leader.store(self_tid, std::memory_order_release);
-    qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce_refusal, sizeof c.quiesce_refusal);
+    qerr = quiesce_threads(c, sig, self_tid, &self_slot, c.quiesce.deadline_ns, step_aside, c.quiesce_refusal,
+                           sizeof c.quiesce_refusal);
+    if (qerr == -EAGAIN && step_aside && step_aside_for_retry(c, sig, value)) {
+      errno = saved_errno;
+      return;
+    }
   }
   if (qerr == 0) c.quiesce_refusal[0] = 0;
   if (qerr != 0) {

@@ -12,6 +12,7 @@
 
 #include "ckpt_handler.h"
 #include "ckpt_internal.h"
+#include "ckpt_retry.h"
 #include "ckpt_signal_guard.h"
 #include "raw_syscall.h"
 #include "state.h"
@@ -115,7 +116,7 @@ bool is_wake_signal(const siginfo_t* si) {
 }
 
 bool is_ckpt_request(const siginfo_t* si) {
-  return si && si->si_code == SI_QUEUE && is_ckpt_request_value(value_of(si));
+  return si && (si->si_code == SI_QUEUE || is_ckpt_retry(state().ckpt, si)) && is_ckpt_request_value(value_of(si));
 }
 
 }  // namespace vproc::lib

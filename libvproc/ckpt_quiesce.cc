@@ -98,8 +98,22 @@ void append_u(char* out, size_t cap, uint64_t v) {
   append(out, cap, format_u64(v, n));
 }
 
+// Does task `tid` block signal `sig` (SigBlk in /proc/self/task/TID/status)?
+bool task_blocks(int tid, int sig) {
+  char buf[2048];
+  if (read_task_file(tid, "status", buf, sizeof buf) <= 0) return false;
+  const char* p = strstr(buf, "SigBlk:");
+  if (!p) return false;
+  p += 7;
+  while (*p == ' ' || *p == '\t') ++p;
+  uint64_t mask = 0;
+  for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); ++p)
+    mask = mask << 4 | uint64_t(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+  return (mask >> (sig - 1)) & 1;
+}
+
 // The message for threads that did not park in time.
-void describe_stragglers(const CkptQuiesce& q, int slots, char* why, size_t cap) {
+void describe_stragglers(const CkptQuiesce& q, int slots, int sig, char* why, size_t cap) {
   why[0] = 0;
   int listed = 0;
   for (int i = 0; i < slots; ++i) {
@@ -111,8 +125,16 @@ void describe_stragglers(const CkptQuiesce& q, int slots, char* why, size_t cap)
     append(why, cap, listed > 1 ? ", " : "thread ");
     append_u(why, cap, uint64_t(q.slot_tid[i]));
     char st[2] = {task_state(q.slot_tid[i]), 0};
-    append(why, cap, " (state ");
+    append(why, cap, i == 0 ? " (the main thread, state " : " (state ");
     append(why, cap, st);
+    // Where it waits, and whether it blocks the signal: what a user (or we)
+    // need to tell a stuck thread from a lost signal.
+    char wchan[64];
+    if (read_task_file(q.slot_tid[i], "wchan", wchan, sizeof wchan) > 0 && wchan[0] && wchan[0] != '0') {
+      append(why, cap, ", in ");
+      append(why, cap, wchan);
+    }
+    if (task_blocks(q.slot_tid[i], sig)) append(why, cap, ", blocking the signal");
     append(why, cap, ")");
   }
   append(why, cap,
@@ -127,24 +149,6 @@ void abandon(CkptState& c) {
   q.round.fetch_add(1, std::memory_order_acq_rel);
   q.release.fetch_add(1, std::memory_order_acq_rel);
   futex_wake_all(&q.release);
-}
-
-}  // namespace
-
-namespace {
-
-// Does task `tid` block signal `sig` (SigBlk in /proc/self/task/TID/status)?
-bool task_blocks(int tid, int sig) {
-  char buf[2048];
-  if (read_task_file(tid, "status", buf, sizeof buf) <= 0) return false;
-  const char* p = strstr(buf, "SigBlk:");
-  if (!p) return false;
-  p += 7;
-  while (*p == ' ' || *p == '\t') ++p;
-  uint64_t mask = 0;
-  for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); ++p)
-    mask = mask << 4 | uint64_t(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-  return (mask >> (sig - 1)) & 1;
 }
 
 // How long a round waits for a thread that blocks the signal before it lets
@@ -234,7 +238,7 @@ int park_round(CkptState& c, int sig, int self_tid, int* self_slot, int64_t dead
       int64_t left = deadline - monotonic_ns();
       if (left <= 0) {
         error = ETIMEDOUT;
-        describe_stragglers(q, slots, why, cap);
+        describe_stragglers(q, slots, sig, why, cap);
         break;
       }
       if (blocked) {
@@ -258,11 +262,15 @@ int park_round(CkptState& c, int sig, int self_tid, int* self_slot, int64_t dead
 
 }  // namespace
 
-int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* why, size_t cap) {
-  const int64_t deadline = monotonic_ns() + kParkTimeoutNs;
+int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, int64_t deadline, bool step_aside,
+                    char* why, size_t cap) {
   for (;;) {
     int r = park_round(c, sig, self_tid, self_slot, deadline, why, cap);
     if (r != -EAGAIN) return r;
+    if (step_aside) {
+      c.quiesce.leader.store(0, std::memory_order_release);
+      return r;
+    }
     struct timespec pause = {0, 2'000'000};  // the released threads' moment to get past
     raw::sys(SYS_nanosleep, &pause, nullptr);
   }

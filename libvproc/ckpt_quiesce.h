@@ -35,8 +35,13 @@ constexpr bool is_park_value(uint64_t v) { return (v >> 32) == 0x5643504bu; }
 // Leader: parks every other thread; on success fills c.thread_count, the
 // slots' tids, and the leader's own slot (*self_slot; the leader records
 // itself). On failure (-errno) every parked thread is released and `why`
-// says which thread did not stop.
-int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, char* why, size_t cap);
+// says which thread did not stop (-ETIMEDOUT once `deadline`, CLOCK_MONOTONIC
+// ns, passes). A thread that blocks the signal may wait for a lock a parked
+// thread, or the leader, holds: with `step_aside` the leader then gives up
+// its role and returns -EAGAIN (to try again after its handler has returned,
+// ckpt_retry.h); without, it releases everybody for 2 ms and tries again.
+int quiesce_threads(CkptState& c, int sig, int self_tid, int* self_slot, int64_t deadline, bool step_aside,
+                    char* why, size_t cap);
 
 // Reads /proc/self/task/TID/NAME into buf (NUL-terminated, at most cap - 1
 // bytes): its length, or -errno.

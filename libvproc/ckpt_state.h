@@ -50,6 +50,12 @@ struct CkptQuiesce {
   int slot_tid[kMaxThreads] = {};
   // A request that came to another thread while one led (served after).
   std::atomic<uint64_t> waiting_request{0};
+  // A daemon's request whose leader stepped aside (ckpt_retry.h): a timer
+  // brings it back, and its refusal deadline counts from its first attempt.
+  int64_t deadline_ns = 0;
+  std::atomic<bool> retry_armed{false};
+  int retry_timer = 0;  // the kernel's timer id, while retry_armed
+  int retry_pid = 0;    // the process that armed it (a fork child has no such timer)
   // Restore: the re-created threads report in, then wait for the main thread.
   std::atomic<int> arrived{0};
   std::atomic<uint32_t> restore_release{0};

@@ -30,18 +30,6 @@ for p in "$CHURN" "$STATES" "$FORK" "$SLEEP5"; do
   [ -x "$p" ] || vp_fail "missing $p (build the integration_helpers target)"
 done
 
-# live_checkpoint VPID IMAGE PID: `vproc checkpoint -o IMAGE VPID` without
-# --stop; sets CK_RC and leaves its output in IMAGE.out. Fails if the command
-# hangs or the process is gone or stopped afterwards.
-live_checkpoint() {
-  CK_RC=0
-  timeout -k 5 30 "$VPROC" checkpoint -o "$2" "$1" >"$2.out" 2>&1 </dev/null || CK_RC=$?
-  [ "$CK_RC" = 124 ] || [ "$CK_RC" = 137 ] && vp_fail "vproc checkpoint -o $2 $1 hung (30 s): $(cat "$2.out")"
-  vp_alive "$3" || vp_fail "the process (pid $3) is gone after vproc checkpoint -o $2: $(cat "$2.out")"
-  vp_stopped "$3" && vp_fail "the process (pid $3) is stopped after vproc checkpoint -o $2 (no --stop was given)"
-  return 0
-}
-
 # clobber_from FILE OFFSET: overwrites FILE from OFFSET on with '#' (same
 # inode and size, so a restore reopens it): only a restored process that
 # rewrites its output from its checkpoint on makes it right again.
@@ -63,7 +51,7 @@ d_start() {
   sleep_vpid=$(vp_vpid_of "$sleep_pid")
   vp_wait_lines "$D/sleep.out" 1 10 "sleep_five" "$sleep_pid"
   sleep 1
-  live_checkpoint "$sleep_vpid" "$D/sleep.vpimg" "$sleep_pid"
+  vp_live_checkpoint "$sleep_vpid" "$D/sleep.vpimg" "$sleep_pid"
   [ "$CK_RC" = 0 ] || vp_fail "(d) vproc checkpoint of sleep_five: exit status $CK_RC: $(cat "$D/sleep.vpimg.out")"
   vp_note "ok: (d) sleep_five checkpointed 1 s into sleep(5), runs on"
 }
@@ -76,7 +64,7 @@ a_run() {
   lines=0
   for i in $(seq 1 20); do
     vp_wait_lines "$D/churn.out" $((lines + 15)) 20 "thread_churn before checkpoint $i" "$pid"
-    live_checkpoint "$a_vpid" "$D/churn$i.vpimg" "$pid"
+    vp_live_checkpoint "$a_vpid" "$D/churn$i.vpimg" "$pid"
     [ "$CK_RC" = 0 ] || vp_fail "(a) checkpoint $i of thread_churn: exit status $CK_RC: $(cat "$D/churn$i.vpimg.out")"
     a_last_size=$(stat -c %s "$D/churn.out")
     lines=$(wc -l <"$D/churn.out")
@@ -143,7 +131,7 @@ c_run() {
   lines=0 saved=0 refused=0 last_saved=""
   for i in $(seq 1 15); do
     vp_wait_lines "$D/fork.out" $((lines + 10)) 20 "thread_fork before checkpoint $i" "$pid"
-    live_checkpoint "$vpid" "$D/fork$i.vpimg" "$pid"
+    vp_live_checkpoint "$vpid" "$D/fork$i.vpimg" "$pid"
     case $CK_RC in
       0)
         saved=$((saved + 1))

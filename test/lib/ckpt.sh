@@ -163,6 +163,18 @@ vp_start_bg() {
   vp_track_pid "$VP_BG_PID"
 }
 
+# vp_live_checkpoint VPID IMAGE PID: `vproc checkpoint -o IMAGE VPID` without
+# --stop; sets CK_RC and leaves its output in IMAGE.out. Fails if the command
+# hangs or the process is gone or stopped afterwards.
+vp_live_checkpoint() {
+  CK_RC=0
+  timeout -k 5 30 "$VPROC" checkpoint -o "$2" "$1" >"$2.out" 2>&1 </dev/null || CK_RC=$?
+  [ "$CK_RC" = 124 ] || [ "$CK_RC" = 137 ] && vp_fail "vproc checkpoint -o $2 $1 hung (30 s): $(cat "$2.out")"
+  vp_alive "$3" || vp_fail "the process (pid $3) is gone after vproc checkpoint -o $2: $(cat "$2.out")"
+  vp_stopped "$3" && vp_fail "the process (pid $3) is stopped after vproc checkpoint -o $2 (no --stop was given)"
+  return 0
+}
+
 # vp_ckpt_kill_restore VPID PID IMAGE OUT ERR: checkpoint --stop, SIGKILL,
 # restore in the background (VP_BG_PID = the new real pid).
 vp_ckpt_kill_restore() {
