@@ -106,13 +106,18 @@ bool is_large(const Request& req) {
 
 size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scratch, size_t words);
 
+// Its own frame: were the 4 KiB scratch in encode()'s, every fork-path
+// message would reach a page further down the stack, and a fork parent pays a
+// copy-on-write fault for each stack page it writes while the child lives.
+[[gnu::noinline]] size_t encode_large(const Request& req, void* out, size_t cap) {
+  alignas(8) capnp::word scratch[kLargeFrameBytes / sizeof(capnp::word)];
+  return encode_into(req, out, cap, scratch, kLargeFrameBytes / sizeof(capnp::word));
+}
+
 }  // namespace
 
 size_t encode(const Request& req, void* out, size_t cap) noexcept {
-  if (is_large(req)) {
-    alignas(8) capnp::word scratch[kLargeFrameBytes / sizeof(capnp::word)];
-    return encode_into(req, out, cap, scratch, kLargeFrameBytes / sizeof(capnp::word));
-  }
+  if (is_large(req)) return encode_large(req, out, cap);
   alignas(8) capnp::word scratch[kRequestScratchWords];
   return encode_into(req, out, cap, scratch, kRequestScratchWords);
 }

@@ -12,6 +12,7 @@
 #include "ckpt_guard_state.h"
 #include "ckpt_request.h"
 #include "restore_plan.h"
+#include "zero_fd.h"
 
 namespace vproc::lib {
 
@@ -112,7 +113,7 @@ struct CkptState {
   int64_t itimers[3][2] = {};  // interval_us, value_us for REAL, VIRTUAL, PROF
   uint64_t frozen_ns = 0;      // of the previous checkpoint (reported in the next)
   uint64_t freeze_start_ns = 0;
-  int sync_r = -1, sync_w = -1;  // snapshot writer -> handler
+  ZeroFd sync_r, sync_w;  // snapshot writer -> handler
   int helper_error = 0;
   CkptLocalResult local_result;  // of the last local (C API) request
 
@@ -139,7 +140,7 @@ struct CkptState {
   std::atomic<int> populate_tid[kMaxPopulate] = {};
   std::atomic<int> populate_next{0}, populate_left{0};
   int populate_count = 0;
-  int image_fd = -1;
+  ZeroFd image_fd;
   uint32_t restore_flags = 0;
 
   // Stack of the vfork-like helper that creates the snapshot (it shares our

@@ -27,9 +27,11 @@ constexpr int64_t kTimeoutNs = 2'000'000'000;  // a round trip gives up after 2 
 // their own fds to 10 and 255), below the usual soft limit of 1024.
 constexpr long kHighFdFloor = 900;
 
+// Through libc: the vDSO answers without a system call (twice per fork), and
+// clock_gettime is async-signal-safe.
 int64_t now_ns() {
   struct timespec ts;
-  raw::sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
@@ -193,7 +195,7 @@ int send_deferred(int fd, const wire::Request* msg, int64_t deadline) {
 // the deadline, makes us use a connection of our own instead.
 bool lock_link(int64_t deadline) {
   std::atomic<int>& busy = state().conn_busy;
-  const int me = int(raw::sys(SYS_gettid));
+  const int me = cached_real_tid();
   for (unsigned spins = 0;; ++spins) {
     int owner = 0;
     if (busy.compare_exchange_weak(owner, me, std::memory_order_acquire)) return true;
@@ -256,7 +258,10 @@ int flush_pending(int fd, int64_t deadline) {
           (best < 0 || st.pending[i].seq < st.pending[best].seq))
         best = i;
     if (best < 0) return 0;
-    if (int r = send_one_way(fd, st.pending[best].msg, deadline)) return r;
+    const PendingMsg& m = st.pending[best];
+    int r = m.reaped ? send_one_way(fd, wire::Reaped{m.spawned.vpid}, deadline)
+                     : send_one_way(fd, m.spawned, deadline);
+    if (r) return r;
     st.pending[best].phase.store(0, std::memory_order_release);
   }
 }
@@ -269,10 +274,14 @@ bool pending_any() {
 
 void enqueue(const wire::Request& msg) {
   ProcessState& st = state();
+  const wire::Spawned* spawned = std::get_if<wire::Spawned>(&msg);
+  const wire::Reaped* reaped = std::get_if<wire::Reaped>(&msg);
+  if (!spawned && !reaped) return;  // (only these are one-way)
   for (PendingMsg& m : st.pending) {
     uint32_t free = 0;
     if (!m.phase.compare_exchange_strong(free, 1, std::memory_order_acquire)) continue;
-    m.msg = msg;
+    m.reaped = reaped != nullptr;
+    m.spawned = spawned ? *spawned : wire::Spawned{reaped->vpid, 0, 0, false};
     m.seq = st.pending_seq.fetch_add(1, std::memory_order_relaxed);
     m.phase.store(2, std::memory_order_release);
     return;

@@ -21,11 +21,6 @@ namespace vproc::lib {
 
 namespace {
 
-int my_real_tid() {
-  if (t_real_tid == 0) t_real_tid = int(raw::sys(SYS_gettid));
-  return t_real_tid;
-}
-
 // Ends the plan the caller's fork_prepare() made (the one for vpid `v`). Reads
 // before it writes: an unchanged page causes no copy-on-write fault.
 void fork_plan_done(VPid v) {
@@ -41,7 +36,7 @@ void fork_plan_done(VPid v) {
 VPid fork_prepare() {
   ProcessState& st = state();
   VPid v = take_vpid();
-  int me = my_real_tid(), free = 0;
+  int me = cached_real_tid(), free = 0;
   if (st.fork_owner.compare_exchange_strong(free, me, std::memory_order_acq_rel)) {
     st.fork_v = v;
     st.fork_parent = st.self.value;
@@ -95,6 +90,10 @@ void adopt_foreign_fork() {
 }
 
 }  // namespace
+
+VPROC_FORK_CHILD_PATH bool fork_plan_pending() {
+  return t_fork.pending || (t_real_tid != 0 && state().fork_owner.load(std::memory_order_relaxed) == t_real_tid);
+}
 
 VPROC_FORK_CHILD_PATH void fork_child_finish() {
   ProcessState& st = state();
@@ -189,7 +188,7 @@ void SignalsHeld::hold() {
   held_ = !raw::failed(raw::sys(SYS_rt_sigprocmask, SIG_BLOCK, &all, &saved_, sizeof all));
 }
 
-void SignalsHeld::release() {
+VPROC_FORK_CHILD_PATH void SignalsHeld::release() {
   if (held_) raw::sys(SYS_rt_sigprocmask, SIG_SETMASK, &saved_, nullptr, sizeof saved_);
   held_ = false;
 }

@@ -17,12 +17,15 @@ VPid fork_prepare();
 // In the child: adopts the identity fork_prepare() planned, once. Runs as the
 // first pthread_atfork child handler (registered by init, so the program's own
 // handlers already see the child's vpid) and again after the real call returns
-// 0 (for _Fork, which runs no handlers); the second call does nothing. In the
+// 0 if fork_plan_pending() (for _Fork, which runs no handlers). In the
 // child of a fork inside glibc that bypassed our wrappers (daemon()), it asks
 // the daemon for a new vpid.
 // Only raw syscalls and atomics: the child of a multi-threaded program may do
 // nothing else.
 void fork_child_finish();
+
+// In a fork child: is this thread's plan (fork_prepare) still to be applied?
+bool fork_plan_pending();
 
 // The child's identity, for clone() whose child may run with another thread
 // pointer (CLONE_SETTLS: `own_tls` false, our TLS variables are not there).

@@ -7,6 +7,7 @@
 
 #include <linux/limits.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -15,8 +16,10 @@
 #include "children.h"
 #include "ckpt_state.h"
 #include "pid_types.h"
+#include "raw_syscall.h"
 #include "shared_table.h"
 #include "wire.h"
+#include "zero_fd.h"
 
 namespace vproc::lib {
 
@@ -27,12 +30,15 @@ enum class InitState : int {
   Inactive = 3,      // no daemon / disabled: every wrapper passes through
 };
 
-// A one-way message the daemon could not take yet (daemon_link.cc). `seq` keeps
-// the re-send order (a Reaped must not overtake its Spawned).
+// A one-way message the daemon could not take yet (daemon_link.cc): a Spawned,
+// or a Reaped (`reaped`, of spawned.vpid). `seq` keeps the re-send order (a
+// Reaped must not overtake its Spawned). Not a wire::Request: that is large,
+// and its default value is not all zero bits (zero_fd.h says why that matters).
 struct PendingMsg {
   std::atomic<uint32_t> phase{0};  // 0 free, 1 being written, 2 ready
   uint64_t seq = 0;
-  wire::Request msg;
+  bool reaped = false;
+  wire::Spawned spawned;
 };
 inline constexpr int kMaxPending = 64;
 inline constexpr int kMaxDeferred = 16;
@@ -41,7 +47,7 @@ inline constexpr int kMaxDeferred = 16;
 struct PopenSlot {
   std::atomic<uintptr_t> file{0};  // FILE*; 1 while the slot is being filled
   pid_t pid = 0;                   // what the program sees (a vpid)
-  int fd = -1;                     // the parent's end, closed in later popen children
+  ZeroFd fd;                       // the parent's end, closed in later popen children
 };
 inline constexpr int kMaxPopen = 256;
 
@@ -91,7 +97,7 @@ struct alignas(4096) ProcessState {  // page-aligned: fork writes only its first
   std::atomic<int> children_used{0};  // slots at or above this index are all empty
 
   // Connection to the daemon (daemon_link.cc); -1 when not connected.
-  std::atomic<int> conn_fd{-1};
+  AtomicFd conn_fd;
   std::atomic<int> conn_busy{0};  // tid of the thread using the link, 0 when free
   // Reaped messages waiting to go out with the next message (daemon_link.cc);
   // touched only with the link held.
@@ -165,6 +171,11 @@ extern __thread ForkInFlight t_fork __attribute__((tls_model("initial-exec")));
 // This thread's real tid, cached on first need (written once per thread, so a
 // fork does not dirty the TLS page). A fork child's thread sets its own.
 extern __thread int t_real_tid __attribute__((tls_model("initial-exec")));
+// That tid, asked of the kernel the first time.
+inline int cached_real_tid() {
+  if (t_real_tid == 0) t_real_tid = int(raw::sys(SYS_gettid));
+  return t_real_tid;
+}
 
 // Runs the constructor's work if it has not run yet (wrappers called from other
 // libraries' constructors). Returns true when virtual PIDs are active.

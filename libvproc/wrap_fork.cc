@@ -28,7 +28,8 @@ VPROC_FORK_CHILD_PATH pid_t fork_with(RealCall real_call) {
   held.hold();
   pid_t pid = real_call();
   if (pid == 0) {
-    fork_child_finish();  // already done by our atfork handler, except for _Fork
+    // Done by our atfork handler already, except after _Fork (no handlers).
+    if (fork_plan_pending()) fork_child_finish();
     held.release();
     return 0;
   }
@@ -93,7 +94,7 @@ int clone_shared_vm(int (*fn)(void*), void* stack, int flags, void* arg, pid_t* 
 
 }  // namespace
 
-VPROC_EXPORT pid_t fork() noexcept {
+VPROC_EXPORT VPROC_FORK_CHILD_PATH pid_t fork() noexcept {
   if (!active()) return real_fork();
   return fork_with([] { return real_fork(); });
 }
@@ -103,14 +104,14 @@ VPROC_EXPORT pid_t fork() noexcept {
 // return through its own frame (the child would clobber the frame the parent
 // then returns through), and the child would overwrite our ProcessState in the
 // parent's memory. POSIX allows vfork to be fork; the cost is a page-table copy.
-VPROC_EXPORT pid_t vfork() noexcept {
+VPROC_EXPORT VPROC_FORK_CHILD_PATH pid_t vfork() noexcept {
   if (!active()) return real_fork();
   return fork_with([] { return real_fork(); });
 }
 
 // Like fork without the atfork handlers (async-signal-safe in glibc 2.34+);
 // our work around it uses only raw syscalls and atomics, so it stays so.
-VPROC_EXPORT pid_t _Fork() noexcept {
+VPROC_EXPORT VPROC_FORK_CHILD_PATH pid_t _Fork() noexcept {
   if (!active()) return real__Fork();
   return fork_with([] { return real__Fork(); });
 }
