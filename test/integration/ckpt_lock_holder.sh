@@ -33,10 +33,8 @@ vp_expect_rc "$VP_RC" 0 "lock_holder after 8 checkpoints" "$D/out.err"
 vp_run_native "$D/ref" "$PROG" $((stop + 1))
 vp_compare_outputs reference "$D/ref" 0 checkpointed "$D/out" 0
 
-# The last image, restored, rewrites what followed it (same inode and size).
-size=$(stat -c %s "$D/out")
-head -c $((size - last_size)) /dev/zero | tr '\0' '#' |
-  dd of="$D/out" bs=64K seek="$last_size" oflag=seek_bytes conv=notrunc status=none
+# The last image, restored, rewrites what followed it.
+vp_clobber_from "$D/out" "$last_size"
 vp_restore_bg "$D/img8.vpimg" "$D/out" "$D/out.err"
 pid=$VP_BG_PID
 vp_wait_exit "$pid" 30 "lock_holder restored from its 8th image"

@@ -30,17 +30,6 @@ for p in "$CHURN" "$STATES" "$FORK" "$SLEEP5"; do
   [ -x "$p" ] || vp_fail "missing $p (build the integration_helpers target)"
 done
 
-# clobber_from FILE OFFSET: overwrites FILE from OFFSET on with '#' (same
-# inode and size, so a restore reopens it): only a restored process that
-# rewrites its output from its checkpoint on makes it right again.
-clobber_from() {
-  local size
-  size=$(stat -c %s "$1")
-  [ "$size" -gt "$2" ] || return 0
-  head -c $((size - $2)) /dev/zero | tr '\0' '#' |
-    dd of="$1" bs=64K seek="$2" oflag=seek_bytes conv=notrunc status=none || vp_fail "cannot overwrite $1"
-}
-
 PARTS=${PARTS:-abcd}
 part() { case $PARTS in *"$1"*) return 0 ;; esac; return 1; }
 
@@ -84,14 +73,14 @@ d_restore() {
   vp_expect_rc "$VP_RC" 0 "(d) the original sleep_five" "$D/sleep.out.err"
   vp_expect_contains "$D/sleep.out" "elapsed >= 5 s: yes" "(d) the original slept the full 5 s"
   vp_note "ok: (d) original: $(head -n 1 "$D/sleep.out.err")"
-  clobber_from "$D/sleep.out" 11  # all but "sleeping 5\n"
+  vp_clobber_from "$D/sleep.out" 11  # all but "sleeping 5\n"
   vp_restore_bg "$D/sleep.vpimg" "$D/sleep.out" "$D/sleep.out.err"
   sleep_pid=$VP_BG_PID
 }
 
 # (a): the last image, restored, rewrites what followed it.
 a_restore() {
-  clobber_from "$D/churn.out" "$a_last_size"
+  vp_clobber_from "$D/churn.out" "$a_last_size"
   vp_restore_bg "$D/churn20.vpimg" "$D/churn.out" "$D/churn.out.err"
   pid=$VP_BG_PID
   vp_wait_exit "$pid" 20 "(a) thread_churn restored from its 20th image"
@@ -155,7 +144,7 @@ c_run() {
   vp_compare_outputs reference "$D/fork.ref" 0 checkpointed "$D/fork.out" 0
   vp_note "ok: (c) 15 checkpoints during fork/wait: $saved saved, $refused refused because a child existed; output identical"
   if [ -n "$last_saved" ]; then
-    clobber_from "$D/fork.out" "$last_size"
+    vp_clobber_from "$D/fork.out" "$last_size"
     vp_restore_bg "$D/fork$last_saved.vpimg" "$D/fork.out" "$D/fork.out.err"
     pid=$VP_BG_PID
     vp_wait_exit "$pid" 20 "(c) thread_fork restored from image $last_saved"

@@ -175,6 +175,17 @@ vp_live_checkpoint() {
   return 0
 }
 
+# vp_clobber_from FILE OFFSET: overwrites FILE from OFFSET on with '#' (same
+# inode and size, so a restore reopens it): only a restored process that
+# rewrites its output from its checkpoint on makes it right again.
+vp_clobber_from() {
+  local size
+  size=$(stat -c %s "$1")
+  [ "$size" -gt "$2" ] || return 0
+  head -c $((size - $2)) /dev/zero | tr '\0' '#' |
+    dd of="$1" bs=64K seek="$2" oflag=seek_bytes conv=notrunc status=none || vp_fail "cannot overwrite $1"
+}
+
 # vp_ckpt_kill_restore VPID PID IMAGE OUT ERR: checkpoint --stop, SIGKILL,
 # restore in the background (VP_BG_PID = the new real pid).
 vp_ckpt_kill_restore() {

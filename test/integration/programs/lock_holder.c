@@ -25,6 +25,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "stop_file.h"
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int stop;
 static volatile long waiter_rounds;
@@ -67,16 +69,6 @@ static void* waiter(void* arg) {
   return NULL;
 }
 
-static long stop_round(const char* path) {
-  if (!path) return -1;
-  FILE* f = fopen(path, "r");
-  if (!f) return -1;
-  long s = -1;
-  if (fscanf(f, "%ld", &s) != 1) s = -1;
-  fclose(f);
-  return s;
-}
-
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 3) {
     fprintf(stderr, "usage: lock_holder ROUNDS [STOP_FILE]\n");
@@ -99,7 +91,7 @@ int main(int argc, char** argv) {
     if (r % 25 == 0) {
       printf("round %ld %016llx\n", r, (unsigned long long)h);
       fflush(stdout);
-      long s = stop_round(stop_file);
+      long s = read_stop_round(stop_file);
       if (s >= 0 && r >= s) break;
     }
     sleep_us(2000);

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "stop_file.h"
+
 enum { kJoinable = 6, kDetached = 2, kPerRound = kJoinable + kDetached };
 
 struct job {
@@ -51,17 +53,6 @@ static void* run_job(void* arg) {
 static void die(const char* what, int err) {
   fprintf(stderr, "thread_churn: %s: %s\n", what, strerror(err));
   exit(1);
-}
-
-/* The last round STOP_FILE names, or -1. */
-static long stop_round(const char* path) {
-  if (!path) return -1;
-  FILE* f = fopen(path, "r");
-  if (!f) return -1;
-  long s = -1;
-  if (fscanf(f, "%ld", &s) != 1) s = -1;
-  fclose(f);
-  return s;
 }
 
 static void pause_us(long us) {
@@ -104,7 +95,7 @@ int main(int argc, char** argv) {
     total = mix(total ^ h);
     printf("round %ld %016llx\n", r, (unsigned long long)h);
     fflush(stdout);
-    long s = stop_round(stop_file);
+    long s = read_stop_round(stop_file);
     if (s >= 0 && r >= s) break;
     if (pause > 0) pause_us(pause);
   }

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stop_file.h"
+
 enum { kHashers = 3 };
 
 static long g_rounds;
@@ -43,16 +45,6 @@ static void sleep_us(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
-}
-
-static long stop_round(void) {
-  if (!g_stop_file) return -1;
-  FILE* f = fopen(g_stop_file, "r");
-  if (!f) return -1;
-  long s = -1;
-  if (fscanf(f, "%ld", &s) != 1) s = -1;
-  fclose(f);
-  return s;
 }
 
 /* A failure: on stdout (where it breaks the comparison) and on stderr. */
@@ -87,7 +79,7 @@ static void* forker(void* arg) {
     g_forks_ok++;
     printf("fork %ld status %d\n", r, WEXITSTATUS(status));
     fflush(stdout);
-    long s = stop_round();
+    long s = read_stop_round(g_stop_file);
     if (s >= 0 && r >= s) break;
   }
   atomic_store(&g_forker_done, 1);
