@@ -12,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "fake_daemon_test.h"
 #include "subcommand.h"
 #include "tool_error.h"
 
@@ -20,49 +21,28 @@ using namespace vproc::tools;
 
 namespace {
 
-// Accepts one connection on a socket in a temp dir, reads one request and
-// answers what `answer` makes of it.
+// A stand-in daemon that reads one request, keeps it in `seen` and answers
+// what `answer` makes of it.
 struct ScriptedDaemon {
-  std::string dir, path;
-  int listen_fd = -1;
-  std::thread thread;
   wire::Request seen;
+  test::FakeDaemon daemon;
+  std::string& path = daemon.path;
 
-  explicit ScriptedDaemon(std::function<wire::Reply(const wire::Request&)> answer) {
-    char tmpl[] = "/tmp/vproc-migrate-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/vprocd.sock";
-    listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    strcpy(a.sun_path, path.c_str());
-    REQUIRE(bind(listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(listen(listen_fd, 1) == 0);
-    thread = std::thread([this, answer] {
-      int c = accept(listen_fd, nullptr, nullptr);
-      if (c < 0) return;
-      alignas(8) char buf[wire::kLargeFrameBytes];
-      size_t have = 0, want = 8;
-      while (have < want) {
-        ssize_t n = read(c, buf + have, want - have);
-        if (n <= 0) break;
-        have += size_t(n);
-        if (have == want && want == 8) want = wire::frame_size(buf, have);
-      }
-      if (have == want && wire::decode(buf, have, seen)) {
-        size_t n = wire::encode(answer(seen), buf, sizeof buf);
-        (void)!write(c, buf, n);
-      }
-      close(c);
-    });
-  }
-  ~ScriptedDaemon() {
-    shutdown(listen_fd, SHUT_RDWR);
-    thread.join();
-    close(listen_fd);
-    unlink(path.c_str());
-    rmdir(dir.c_str());
-  }
+  explicit ScriptedDaemon(std::function<wire::Reply(const wire::Request&)> answer)
+      : daemon([this, answer](int c) {
+          alignas(8) char buf[wire::kLargeFrameBytes];
+          size_t have = 0, want = 8;
+          while (have < want) {
+            ssize_t n = read(c, buf + have, want - have);
+            if (n <= 0) break;
+            have += size_t(n);
+            if (have == want && want == 8) want = wire::frame_size(buf, have);
+          }
+          if (have == want && wire::decode(buf, have, seen)) {
+            size_t n = wire::encode(answer(seen), buf, sizeof buf);
+            (void)!write(c, buf, n);
+          }
+        }) {}
 };
 
 // Runs the command; its stdout goes to `out`.

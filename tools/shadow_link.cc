@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fd_passing.h"
+
 namespace vproc::shadow {
 
 int DaemonLink::open(const char* socket_path) {
@@ -95,28 +97,13 @@ DaemonLink::Got DaemonLink::receive(wire::Reply& out, std::vector<int>& fds) {
   for (;;) {
     Got g = take_frame(out, fds);
     if (g != Got::Nothing) return g;
-    iovec iov{in_ + in_len_, sizeof in_ - in_len_};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    bool truncated = false;
+    ssize_t n = recv_with_fds(fd_, in_ + in_len_, sizeof in_ - in_len_, in_fds_, &truncated);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Got::Nothing;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        in_fds_.push_back(fd);
-      }
-    }
     // Descriptors the kernel could not pass (MSG_CTRUNC) would leave a reply
     // with fewer sockets than it names: a broken connection, like a bad frame.
-    if (n <= 0 || (msg.msg_flags & MSG_CTRUNC)) return broke();
+    if (n <= 0 || truncated) return broke();
     in_len_ += size_t(n);
   }
 }

@@ -21,6 +21,22 @@ wire::Reply error_reply(const Status& s) {
   return e;
 }
 
+// Can a request about `v` go to its home node, with the answer sent later on
+// connection `conn`? If not, `reply` says why.
+bool forwardable(const Cluster& cluster, VPid v, uint64_t conn, wire::Reply& reply) {
+  uint32_t home = home_node_of(v);
+  if (home >= cluster.node_count()) {
+    reply = error_reply(Status::failure(
+        ESRCH, strf("no such vpid %u (its home, node index %u, is not in the cluster)", v.value, home)));
+    return false;
+  }
+  if (!conn) {
+    reply = error_reply(Status::failure(ENOSYS, "cannot defer this reply"));
+    return false;
+  }
+  return true;
+}
+
 // One cluster-wide list being gathered: answered when the last node has.
 struct Gathering {
   uint64_t conn = 0;
@@ -38,16 +54,8 @@ ClusterQueries::ClusterQueries(Cluster& cluster, ProcessTable& table, const Node
 // --- for local clients -------------------------------------------------------------
 
 bool ClusterQueries::lookup(VPid v, uint64_t conn, wire::Reply& reply) {
+  if (!forwardable(cluster_, v, conn, reply)) return false;
   uint32_t home = home_node_of(v);
-  if (home >= cluster_.node_count()) {
-    reply = error_reply(Status::failure(
-        ESRCH, strf("no such vpid %u (its home, node index %u, is not in the cluster)", v.value, home)));
-    return false;
-  }
-  if (!conn) {
-    reply = error_reply(Status::failure(ENOSYS, "cannot defer this reply"));
-    return false;
-  }
   SendReply send = send_reply_;
   cluster_.request(
       home, kRequestTimeout, [&](peer::PeerRequest::Builder b) { b.setLookup(v.value); },
@@ -64,20 +72,12 @@ bool ClusterQueries::lookup(VPid v, uint64_t conn, wire::Reply& reply) {
 
 bool ClusterQueries::signal(const Peer& caller, const wire::Signal& m, uint64_t conn, wire::Reply& reply) {
   VPid v{uint32_t(m.target < 0 ? -m.target : m.target)};
-  uint32_t home = home_node_of(v);
   if (m.signo < 0 || m.signo >= NSIG) {
     reply = error_reply(Status::failure(EINVAL, strf("invalid signal %d", m.signo)));
     return false;
   }
-  if (home >= cluster_.node_count()) {
-    reply = error_reply(Status::failure(
-        ESRCH, strf("no such vpid %u (its home, node index %u, is not in the cluster)", v.value, home)));
-    return false;
-  }
-  if (!conn) {
-    reply = error_reply(Status::failure(ENOSYS, "cannot defer this reply"));
-    return false;
-  }
+  if (!forwardable(cluster_, v, conn, reply)) return false;
+  uint32_t home = home_node_of(v);
   ProcUids who = caller_uids(caller);
   SendReply send = send_reply_;
   Logger* log = &log_;

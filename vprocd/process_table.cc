@@ -409,12 +409,7 @@ void ProcessTable::sweep() {
 
 // --- record keeping --------------------------------------------------------
 
-void ProcessTable::install(const ProcessRecord& rec, bool claim_real) {
-  VPid displaced;
-  if (claim_real) {
-    const ProcessRecord* old = find(VPid{table_.r2v(rec.real)});
-    if (old && old->vpid != rec.vpid && old->real == rec.real) displaced = old->vpid;
-  }
+RecordFields ProcessTable::fields_of(const ProcessRecord& rec) {
   RecordFields f;
   f.real = rec.real;
   f.state = rec.state;
@@ -425,7 +420,16 @@ void ProcessTable::install(const ProcessRecord& rec, bool claim_real) {
   f.tgid = rec.tgid.value;
   f.ckpt_signal = rec.ckpt_signal;
   f.location = rec.location;
-  table_.publish(rec.vpid, f, claim_real);
+  return f;
+}
+
+void ProcessTable::install(const ProcessRecord& rec, bool claim_real) {
+  VPid displaced;
+  if (claim_real) {
+    const ProcessRecord* old = find(VPid{table_.r2v(rec.real)});
+    if (old && old->vpid != rec.vpid && old->real == rec.real) displaced = old->vpid;
+  }
+  table_.publish(rec.vpid, fields_of(rec), claim_real);
   ProcessRecord& stored = records_[rec.vpid.value] = rec;
   if (displaced) {
     // The kernel reused the pid, so the older owner is gone for good.

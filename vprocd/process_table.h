@@ -102,6 +102,8 @@ class ProcessTable {
   // Adds a record (its pidfd already open, or -1); frees an older record still
   // using the same real pid.
   void install(const ProcessRecord& rec, bool claim_real = true);
+  // What the shared table shows of `rec`.
+  static RecordFields fields_of(const ProcessRecord& rec);
   void retire(ProcessRecord& rec);
   void free_record(VPid v);
   void return_leases(VPid holder);

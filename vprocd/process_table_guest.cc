@@ -53,15 +53,7 @@ Status ProcessTable::come_home(const Peer& peer, VPid v, uint64_t migration) {
   rec->start_ticks = peer.start_ticks;
   rec->location = -1;
   rec->migration = migration;
-  RecordFields f;
-  f.real = rec->real;
-  f.state = rec->state;
-  f.parent = rec->parent;
-  f.uid = rec->uid;
-  f.start_ticks = rec->start_ticks;
-  f.tgid = rec->tgid.value;
-  f.ckpt_signal = rec->ckpt_signal;
-  table_.publish(v, f, true);
+  table_.publish(v, fields_of(*rec), true);  // (a process: not a thread; location -1 above)
   rewatch(*rec);
   guest_by_real_[peer.pid.value] = v.value;
   log_.event("vpid %u is back home as pid %u (its shadow is pid %u)", v.value, peer.pid.value,
@@ -77,16 +69,7 @@ void ProcessTable::remove_guest(VPid v) {
     guest_by_real_.erase(rec->real.value);
     rec->real = rec->shadow;
     rec->start_ticks = rec->shadow_start;
-    RecordFields f;
-    f.real = rec->real;
-    f.state = rec->state;
-    f.parent = rec->parent;
-    f.uid = rec->uid;
-    f.start_ticks = rec->start_ticks;
-    f.tgid = rec->tgid.value;
-    f.ckpt_signal = rec->ckpt_signal;
-    f.location = rec->location;
-    table_.publish(v, f, false);
+    table_.publish(v, fields_of(*rec), false);
     if (rec->state == RecordState::Alive) rewatch(*rec);
     return_leases(v);
     return;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fd_passing.h"
 #include "client_connection.h"
 #include "wire.h"
 
@@ -31,23 +32,8 @@ std::string read_all(int fd, std::vector<int>& fds) {
   std::string data;
   for (;;) {
     char buf[4096];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recv_with_fds(fd, buf, sizeof buf, fds);
     if (n <= 0) return data;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int got;
-        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-        fds.push_back(got);
-      }
-    }
     data.append(buf, size_t(n));
   }
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fd_passing.h"
 #include "server_fixture.h"
 #include "shadow_service.h"
 
@@ -26,6 +27,21 @@ namespace {
 
 constexpr uint64_t kMigration = 77;
 constexpr uint32_t kTarget = 1;
+
+// In a forked child: waits for the vpid on `go_fd`, then runs the shadow
+// binary `bin` for it (migration kMigration, target kTarget) with only `env`.
+[[noreturn]] void exec_shadow(int go_fd, std::string& bin, std::string& env) {
+  uint32_t v = 0;
+  if (read(go_fd, &v, sizeof v) != sizeof v) _exit(120);
+  char vs[16], ms[24], ts[16];
+  snprintf(vs, sizeof vs, "%u", v);
+  snprintf(ms, sizeof ms, "%llu", (unsigned long long)kMigration);
+  snprintf(ts, sizeof ts, "%u", kTarget);
+  char* argv[] = {bin.data(), vs, ms, ts, nullptr};
+  char* envp[] = {env.data(), nullptr};
+  execve(bin.c_str(), argv, envp);
+  _exit(121);
+}
 
 // A daemon with a shadow service whose hooks record their calls.
 struct ShadowDaemon {
@@ -110,16 +126,7 @@ struct ShadowProcess {
       dup2(p_in[0], 0);
       dup2(p_out[1], 1);
       dup2(p_err[1], 2);
-      uint32_t v = 0;
-      if (read(go[0], &v, sizeof v) != sizeof v) _exit(120);
-      char vs[16], ms[24], ts[16];
-      snprintf(vs, sizeof vs, "%u", v);
-      snprintf(ms, sizeof ms, "%llu", (unsigned long long)kMigration);
-      snprintf(ts, sizeof ts, "%u", kTarget);
-      char* argv[] = {bin.data(), vs, ms, ts, nullptr};
-      char* envp[] = {env.data(), nullptr};
-      execve(bin.c_str(), argv, envp);
-      _exit(121);
+      exec_shadow(go[0], bin, env);
     }
     close(p_in[0]);
     close(p_out[1]);
@@ -603,16 +610,7 @@ TEST_CASE("shadow: as a background job it leaves the terminal's input alone unti
       dup2(tty, 0);
       dup2(tty, 1);
       dup2(tty, 2);
-      uint32_t v = 0;
-      if (read(go[0], &v, sizeof v) != sizeof v) _exit(120);
-      char vs[16], ms[24], ts[16];
-      snprintf(vs, sizeof vs, "%u", v);
-      snprintf(ms, sizeof ms, "%llu", (unsigned long long)kMigration);
-      snprintf(ts, sizeof ts, "%u", kTarget);
-      char* argv[] = {bin.data(), vs, ms, ts, nullptr};
-      char* envp[] = {env.data(), nullptr};
-      execve(bin.c_str(), argv, envp);
-      _exit(121);
+      exec_shadow(go[0], bin, env);
     }
     setpgid(job, job);
     if (write(report[1], &job, sizeof job) != sizeof job) _exit(122);
@@ -695,21 +693,8 @@ TEST_CASE("shadow service: events wait for a ShadowWait and go out in order, soc
     size_t have = 0;
     wire::Reply rep;
     REQUIRE(d.spin_until([&] {
-      iovec iov{buf + have, sizeof buf - have};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      ssize_t n = recvmsg(c, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      ssize_t n = recv_with_fds(c, buf + have, sizeof buf - have, fds);
       if (n <= 0) return false;
-      for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-          int fd;
-          memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-          fds.push_back(fd);
-        }
       have += size_t(n);
       size_t size = wire::frame_size(buf, have);
       return size != 0 && size != SIZE_MAX && have >= size;

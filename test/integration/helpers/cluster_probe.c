@@ -15,15 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char* errno_name(int e) {
-  switch (e) {
-    case ESRCH: return "ESRCH";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case EREMOTE: return "EREMOTE";
-    default: return strerror(e);
-  }
-}
+#include "errno_name.h"
 
 static long number(const char* s) {
   char* end;

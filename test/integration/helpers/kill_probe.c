@@ -8,14 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char* errno_name(int e) {
-  switch (e) {
-    case ESRCH: return "ESRCH";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    default: return strerror(e);
-  }
-}
+#include "errno_name.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

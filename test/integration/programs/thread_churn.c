@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mix64.h"
 #include "stop_file.h"
 
 enum { kJoinable = 6, kDetached = 2, kPerRound = kJoinable + kDetached };
@@ -32,14 +33,6 @@ struct job {
   uint64_t result;
   sem_t* done; /* detached threads post it; NULL for joinable ones */
 };
-
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 static void* run_job(void* arg) {
   struct job* j = arg;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mix64.h"
 #include "stop_file.h"
 
 enum { kHashers = 3 };
@@ -32,14 +33,6 @@ static long g_rounds;
 static const char* g_stop_file;
 static atomic_int g_forker_done;
 static long g_forks_ok;
-
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 static void sleep_us(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};

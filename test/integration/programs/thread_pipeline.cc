@@ -26,17 +26,11 @@
 #include <thread>
 #include <vector>
 
+#include "mix64.h"
+
 namespace {
 
 constexpr size_t kQueueLimit = 16;
-
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 uint64_t hash_job(uint64_t n) {
   uint64_t h = mix(n + 1);
