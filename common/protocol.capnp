@@ -33,6 +33,7 @@ struct Request {
     childReport @21 :ChildReport;           # vproc-shadow: a child of the process it stands in for changed
     childWait @22 :ChildWait;               # a remote child's stand-in: its next state (deferred reply)
     migrateProgress @23 :UInt32;            # tool (vpid): how far is its migration? -> progress
+    ringAttach @24 :UInt32;                 # libvproc: my spawn ring is my fd N (common/spawn_ring.h) -> ok
   }
 }
 

@@ -215,6 +215,8 @@ size_t encode_into(const Request& req, void* out, size_t cap, capnp::word* scrat
             c.setSeq(m.seq);
           } else if constexpr (std::is_same_v<T, MigrateProgress>) {
             r.setMigrateProgress(m.vpid);
+          } else if constexpr (std::is_same_v<T, RingAttach>) {
+            r.setRingAttach(uint32_t(m.fd));
           } else if constexpr (std::is_same_v<T, CheckpointPolicy>) {
             auto c = r.initCheckpointPolicy();
             c.setVpid(m.vpid);
@@ -364,6 +366,12 @@ bool decode(const void* buf, size_t len, Request& out) noexcept {
       }
       case proto::Request::PING: out = Ping{}; return true;
       case proto::Request::LOOKUP_REAL: out = LookupReal{r.getLookupReal()}; return true;
+      case proto::Request::RING_ATTACH: {
+        uint32_t fd = r.getRingAttach();
+        if (fd > uint32_t(INT32_MAX)) return false;
+        out = RingAttach{int32_t(fd)};
+        return true;
+      }
       case proto::Request::CHECKPOINT: {
         auto c = r.getCheckpoint();
         CheckpointRequest m;

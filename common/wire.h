@@ -58,6 +58,10 @@ struct ListRequest {
   bool threads = false;
 };
 struct Ping {};
+// The caller's spawn ring (common/spawn_ring.h) is its open file descriptor `fd`.
+struct RingAttach {
+  int32_t fd = -1;
+};
 // Real pid on the daemon's node -> the vpid using it (answered with Where).
 struct LookupReal {
   uint32_t real = 0;
@@ -145,7 +149,8 @@ struct ClusterQuery {
 using Request = std::variant<Hello, Spawned, Reaped, LeaseRequest, Lookup, Signal, ListRequest, Ping,
                              LookupReal, CheckpointRequest, CheckpointJob, CheckpointResult, Restored,
                              CheckpointPolicy, MigrateRequest, MigrateWait, ShadowHello, ShadowWait,
-                             Resumed, GuestStatus, ClusterQuery, ChildReport, ChildWait, MigrateProgress>;
+                             Resumed, GuestStatus, ClusterQuery, ChildReport, ChildWait, MigrateProgress,
+                             RingAttach>;
 
 struct Ok {};
 struct Error {

@@ -88,6 +88,11 @@ void reset_library(ProcessState& st, long pid, long tid) {
   st.conn_fd.store(-1, std::memory_order_relaxed);  // not in the image: nothing to close
   st.conn_busy.store(0, std::memory_order_relaxed);
   st.deferred_count = 0;
+  // The ring was not saved (fork children, the image's writer among them, do
+  // not inherit it) and its daemon may be another: a new one comes when needed.
+  st.ring = 0;
+  st.ring_uses = 0;
+  st.ring_refused = false;
   for (PendingMsg& m : st.pending) m.phase.store(0, std::memory_order_relaxed);
   st.fork_owner.store(0, std::memory_order_relaxed);
   // The image's table was not saved (the writer skips it): map this node's.

@@ -15,6 +15,7 @@
 #include "diag.h"
 #include "lease.h"
 #include "raw_syscall.h"
+#include "spawn_ring_writer.h"
 #include "state.h"
 #include "libc_boundary.h"
 #include "preload_rules.h"
@@ -245,6 +246,23 @@ int reregister(int fd, int64_t deadline) {
     if (!err && !c.reaped)
       err = send_one_way(fd, wire::Spawned{c.vpid.value, c.real.value, st.self.value, false}, deadline);
   });
+  // The ring belonged to the daemon that went away: what it had not read goes
+  // over the connection (a Spawned twice is harmless), and a new ring is made
+  // when the next messages come.
+  if (!err && st.ring) {
+    void* base = reinterpret_cast<void*>(st.ring);
+    ring_for_each_unread(base, [&](const RingRecord& r) {
+      if (!err) err = send_one_way(fd, ring_message_of(r), deadline);
+    });
+    if (!err) {
+      ring_destroy(base);
+      st.ring = 0;
+    }
+  }
+  if (!err && !st.ring) {
+    st.ring_uses = 0;
+    st.ring_refused = false;
+  }
   return err;
 }
 
@@ -333,11 +351,91 @@ bool connection_broken(int err) {
   return err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN || err == -EBADF;
 }
 
+// --- the spawn ring (common/spawn_ring.h; only with the link held) --------
+
+// One-way messages sent before the ring is made: a process that forks once
+// does not pay for it.
+constexpr uint32_t kRingAfterMessages = 1;
+
+// Makes the ring and hands it to the daemon (one round trip); false if either fails.
+bool ring_attach(int64_t deadline) {
+  ProcessState& st = state();
+  int fd = connected_fd(deadline);
+  if (fd < 0) return false;
+  int mfd = -1;
+  void* base = ring_create(&mfd);
+  if (!base) return false;
+  wire::Reply reply;
+  int r = send_deferred(fd, nullptr, deadline);
+  if (r == 0) r = exchange(fd, wire::RingAttach{mfd}, reply, deadline);
+  raw::sys(SYS_close, mfd);  // the daemon has its own descriptor now
+  if (r || !std::holds_alternative<wire::Ok>(reply)) {
+    ring_destroy(base);
+    if (r) drop_connection();  // out of step
+    return false;
+  }
+  st.ring = reinterpret_cast<uintptr_t>(base);
+  return true;
+}
+
+// Gives the ring up after sending what the daemon has not read of it.
+int ring_abandon(int fd, int64_t deadline) {
+  ProcessState& st = state();
+  void* base = reinterpret_cast<void*>(st.ring);
+  int err = 0;
+  ring_for_each_unread(base, [&](const RingRecord& r) {
+    if (!err) err = send_one_way(fd, ring_message_of(r), deadline);
+  });
+  if (err) return err;
+  ring_destroy(base);
+  st.ring = 0;
+  st.ring_refused = true;
+  return 0;
+}
+
+// Puts a one-way message into the ring instead of sending it. False when it
+// must be sent: not a one-way message, no ring (yet, or refused), or the ring
+// stays full. Once a message has been sent instead, nothing goes into the ring
+// any more: it could overtake that message (the daemon reads rings first).
+bool ring_send(const wire::Request& msg, int64_t deadline) {
+  ProcessState& st = state();
+  RingRecord rec;
+  if (st.ring_refused || !ring_record_of(msg, rec)) return false;
+  if (!st.ring) {
+    if (st.ring_uses++ < kRingAfterMessages) return false;
+    if (!ring_attach(deadline)) {
+      st.ring_refused = true;
+      return false;
+    }
+  }
+  if (ring_append(reinterpret_cast<void*>(st.ring), rec)) return true;
+  // Full: the daemon reads every ring before it answers any request.
+  int fd = connected_fd(deadline);
+  wire::Reply reply;
+  int r = fd < 0 ? fd : send_deferred(fd, nullptr, deadline);
+  if (r == 0) r = exchange(fd, wire::Ping{}, reply, deadline);
+  if (r == 0 && st.ring && ring_append(reinterpret_cast<void*>(st.ring), rec)) return true;
+  if (r == 0 && st.ring) {
+    r = ring_abandon(fd, deadline);  // it answers, but does not read our ring
+  } else if (st.ring) {
+    // No answer (stopped, or gone): the ring stays mapped but unused. A
+    // daemon that wakes up reads it before the messages sent from now on; a
+    // restarted one gets what it holds from reregister().
+    st.ring_refused = true;
+  }
+  if (r && fd >= 0) drop_connection();
+  return false;
+}
+
 }  // namespace
 
 void notify(const wire::Request& msg) {
   int64_t deadline = now_ns() + kTimeoutNs;
   if (lock_link(deadline)) {
+    if (ring_send(msg, deadline)) {
+      unlock_link();
+      return;
+    }
     int fd = connected_fd(deadline);
     int r = fd < 0 ? fd : send_deferred(fd, &msg, deadline);
     if (r && connection_broken(r)) {
@@ -394,6 +492,10 @@ void notify_reaped_later(uint32_t vpid) {
     notify(wire::Reaped{vpid});
     return;
   }
+  if (ring_send(wire::Reaped{vpid}, deadline)) {
+    unlock_link();
+    return;
+  }
   ProcessState& st = state();
   bool full = st.deferred_count == kMaxDeferred;
   if (!full) st.deferred_reaped[st.deferred_count++] = vpid;
@@ -422,6 +524,9 @@ VPROC_FORK_CHILD_PATH void link_after_fork_child() {
   int fd = st.conn_fd.exchange(-1, std::memory_order_relaxed);
   if (fd >= 0 && still_ours(fd)) raw::sys(SYS_close, fd);
   if (st.deferred_count) st.deferred_count = 0;  // the parent's to send
+  if (st.ring) st.ring = 0;  // the parent's (not mapped here: MADV_DONTFORK)
+  if (st.ring_uses) st.ring_uses = 0;
+  if (st.ring_refused) st.ring_refused = false;
   for (PendingMsg& m : st.pending)  // the parent's to send (written only if set: COW)
     if (m.phase.load(std::memory_order_relaxed) != 0) m.phase.store(0, std::memory_order_relaxed);
   if (st.conn_busy.load(std::memory_order_relaxed) != 0) st.conn_busy.store(0, std::memory_order_release);

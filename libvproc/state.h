@@ -103,6 +103,14 @@ struct alignas(4096) ProcessState {  // page-aligned: fork writes only its first
   // touched only with the link held.
   int deferred_count = 0;
   uint32_t deferred_reaped[kMaxDeferred] = {};
+  // The spawn ring (common/spawn_ring.h, daemon_link.cc): its mapping, how many
+  // one-way messages went out without one (it is made for the second), and
+  // whether no ring is to be written (the daemon refused it, or stopped
+  // reading it) until the daemon restarts. With the link held; reset in fork
+  // children.
+  uintptr_t ring = 0;
+  uint32_t ring_uses = 0;
+  bool ring_refused = false;
 
   // The fork in progress (fork_identity.cc), claimed with the forking thread's
   // real tid. Here rather than in TLS because the parent writes this page after

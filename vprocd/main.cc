@@ -33,6 +33,7 @@
 #include "request_dispatch.h"
 #include "runtime_paths.h"
 #include "server.h"
+#include "spawn_rings.h"
 #include "shadow_service.h"
 #include "shared_table_writer.h"
 #include "wire.h"
@@ -76,7 +77,15 @@ class Daemon {
         shadows_(loop, processes_, log),
         children_(loop, processes_, log, [this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); }),
         dispatch_(processes_, node_, log),
+        rings_(loop, log,
+               [this](const Peer& peer, const wire::Request& msg) {
+                 wire::Reply unused;
+                 std::vector<uint64_t> no_list;
+                 dispatch_.handle(peer, msg, unused, no_list);
+               }),
         server_(loop, listen_fd, dispatch_, log) {
+    dispatch_.set_rings(&rings_);
+    server_.set_rings(&rings_);
     dispatch_.set_drain([this] { server_.drain_all(); });
     dispatch_.set_drain_peer([this](RealPid pid) { server_.drain_peer(pid); });
     dispatch_.set_checkpoints(&checkpoints_, &policies_, [this](uint64_t conn, const wire::Reply& r) {
@@ -184,7 +193,12 @@ class Daemon {
   }
 
   static void on_sweep(struct ev_loop*, ev_timer* w, int) {
-    static_cast<Daemon*>(w->data)->processes_.sweep();
+    auto* self = static_cast<Daemon*>(w->data);
+    // The sweep declares reaped the children that no longer exist: first the
+    // Reaped messages already written (rings) or sent, so it finds none of those.
+    self->server_.drain_all();
+    self->processes_.sweep();
+    self->server_.reap_closed();
   }
 
   static void on_idle_check(struct ev_loop* loop, ev_timer* w, int) {
@@ -219,6 +233,7 @@ class Daemon {
   ShadowService shadows_;  // before the dispatch and the server, which use it
   ChildRelay children_;    // likewise
   RequestDispatch dispatch_;
+  SpawnRings rings_;  // before the server, which reads them
   Server server_;
   std::unique_ptr<Cluster> cluster_;  // with --cluster
   std::unique_ptr<ClusterQueries> queries_;

@@ -12,6 +12,7 @@
 #include "process_list.h"
 #include "shadow_service.h"
 #include "signal_delivery.h"
+#include "spawn_rings.h"
 #include "strf.h"
 
 namespace vproc::daemon {
@@ -230,6 +231,15 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
             return Answer::Small;
           }
           return migrations_->progress(m, conn, reply) ? Answer::Deferred : Answer::Small;
+        } else if constexpr (std::is_same_v<T, wire::RingAttach>) {
+          Status s = !rings_ ? Status::failure(ENOSYS, "this daemon does not take spawn rings")
+                     : !table_.registered_vpid(peer)
+                         ? Status::failure(EPERM, strf("ring attach from pid %u, which is not registered", peer.pid.value))
+                         : rings_->attach(peer, m.fd);
+          // Not an error for the process: it goes on sending its messages.
+          if (!s.ok()) log_.event("spawn ring of pid %u refused: %s", peer.pid.value, s.message.c_str());
+          reply = s.ok() ? wire::Reply(wire::Ok{}) : error_reply(s);
+          return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::GuestStatus>) {
           Status s = migrations_ ? migrations_->guest_status(peer, m)
                                  : Status::failure(ENOSYS, "this daemon does not take migration requests");

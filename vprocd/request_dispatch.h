@@ -21,6 +21,7 @@ class ShadowService;
 class ClusterQueries;
 class Migrations;
 class ChildRelay;
+class SpawnRings;
 
 class RequestDispatch {
  public:
@@ -71,6 +72,9 @@ class RequestDispatch {
   // this (else ENOSYS).
   void set_child_relay(ChildRelay* relay) { child_relay_ = relay; }
 
+  // RingAttach requests go to this (else refused: the process keeps sending).
+  void set_rings(SpawnRings* rings) { rings_ = rings; }
+
   // `conn`: the connection the request came on, for a deferred reply.
   Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
                 std::vector<uint64_t>& list_frame, ConnectionId conn = 0);
@@ -92,6 +96,7 @@ class RequestDispatch {
   ClusterQueries* cluster_ = nullptr;
   Migrations* migrations_ = nullptr;
   ChildRelay* child_relay_ = nullptr;
+  SpawnRings* rings_ = nullptr;
 };
 
 }  // namespace vproc::daemon

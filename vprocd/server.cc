@@ -140,6 +140,9 @@ bool Server::handle_frames(ClientConnection& c) {
       break;
     }
     c.consume(len);
+    // What a process wrote into its ring before this request counts as sent
+    // before it (common/spawn_ring.h); rings are read, not woken for.
+    if (rings_) rings_->drain_all();
     wire::Reply reply;
     std::vector<uint64_t> list;
     RequestDispatch::Answer a = dispatch_.handle(c.peer(), req, reply, list, c.id);
@@ -252,6 +255,7 @@ void Server::reap_closed() {
 }
 
 void Server::drain_all() {
+  if (rings_) rings_->drain_all();  // re-entrant (spawn_rings.h), unlike the sockets' drain
   if (draining_) return;
   draining_ = true;
   std::vector<ClientConnection*> all;
@@ -264,6 +268,7 @@ void Server::drain_all() {
 }
 
 void Server::drain_peer(RealPid pid) {
+  if (rings_) rings_->drain(pid);
   if (draining_) return;
   draining_ = true;
   std::vector<ClientConnection*> mine;

@@ -15,6 +15,7 @@
 #include "logger.h"
 #include "process_table.h"
 #include "request_dispatch.h"
+#include "spawn_rings.h"
 #include "wire.h"
 
 namespace vproc::daemon {
@@ -27,12 +28,15 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // The spawn rings to read before every request (and in the drains).
+  void set_rings(SpawnRings* rings) { rings_ = rings; }
+
   void start();
   // Stops accepting and closes every connection.
   void stop();
 
-  // Reads and handles every client's pending input (except the one being handled
-  // now). Nested calls do nothing.
+  // Reads every spawn ring, then reads and handles every client's pending input
+  // (except the one being handled now). Nested calls do nothing.
   void drain_all();
   // The same for the connections of one process (before its exit is processed:
   // its last messages, e.g. Spawned for a child, were sent before it exited).
@@ -83,6 +87,7 @@ class Server {
   uint64_t last_id_ = 0;
   std::vector<std::unique_ptr<ClientConnection>> closed_;
   bool draining_ = false;
+  SpawnRings* rings_ = nullptr;
 };
 
 }  // namespace vproc::daemon
