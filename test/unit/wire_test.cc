@@ -136,6 +136,7 @@ TEST_CASE("wire: every request survives encode and decode", "[wire]") {
   CHECK_FALSE(std::get<wire::ListRequest>(round_trip_request(wire::ListRequest{false})).threads);
   round_trip_request(wire::Ping{});
   CHECK(std::get<wire::LookupReal>(round_trip_request(wire::LookupReal{31999})).real == 31999);
+  CHECK(std::get<wire::RingAttach>(round_trip_request(wire::RingAttach{1023})).fd == 1023);
 }
 
 TEST_CASE("wire: every request fits the library's send buffer; Reaped is 32 bytes", "[wire]") {
@@ -151,6 +152,7 @@ TEST_CASE("wire: every request fits the library's send buffer; Reaped is 32 byte
       wire::ListRequest{true},
       wire::Ping{},
       wire::LookupReal{4194303},
+      wire::RingAttach{0x7fffffff},
   };
   for (const wire::Request& r : all) CHECK(wire::encode(r, buf, sizeof buf) > 0);
   CHECK(wire::encode(wire::Request(wire::Reaped{0x7fffffff}), buf, 32) == 32);
