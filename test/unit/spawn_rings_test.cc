@@ -43,6 +43,17 @@ struct RingsFixture {
     ev_loop_destroy(loop);
   }
   Peer me() const { return Peer{RealPid{uint32_t(getpid())}, uint32_t(getuid()), uint32_t(getgid()), 0}; }
+  // A new ring of this test process, attached (the daemon keeps its own descriptor).
+  void* attached_ring() {
+    int fd = -1;
+    void* base = ring_create(&fd);
+    REQUIRE(base);
+    Status s = rings.attach(me(), fd);
+    INFO(s.message);
+    REQUIRE(s.ok());
+    close(fd);
+    return base;
+  }
 };
 
 RingRecord spawned(uint32_t v, uint32_t real) { return RingRecord{uint32_t(RingKind::Spawned), v, real, 7}; }
@@ -57,13 +68,7 @@ uint32_t vpid_of(const wire::Request& m) {
 
 TEST_CASE("spawn ring: records are applied in order, each once, as the process's messages", "[ring]") {
   RingsFixture f;
-  int fd = -1;
-  void* base = ring_create(&fd);
-  REQUIRE(base);
-  Status s = f.rings.attach(f.me(), fd);
-  INFO(s.message);
-  REQUIRE(s.ok());
-  close(fd);  // the daemon keeps its own descriptor
+  void* base = f.attached_ring();
   REQUIRE(ring_append(base, spawned(101, 5001)));
   REQUIRE(ring_append(base, RingRecord{uint32_t(RingKind::SpawnedThread), 102, 5002, 100}));
   REQUIRE(ring_append(base, RingRecord{uint32_t(RingKind::Reaped), 101, 0, 0}));
@@ -88,11 +93,7 @@ TEST_CASE("spawn ring: records are applied in order, each once, as the process's
 
 TEST_CASE("spawn ring: a full ring refuses more until the daemon reads it, and wraps", "[ring]") {
   RingsFixture f;
-  int fd = -1;
-  void* base = ring_create(&fd);
-  REQUIRE(base);
-  REQUIRE(f.rings.attach(f.me(), fd).ok());
-  close(fd);
+  void* base = f.attached_ring();
   uint32_t written = 0;
   while (ring_append(base, spawned(1000 + written, 1))) ++written;
   CHECK(written == kRingCapacity);
@@ -149,11 +150,7 @@ TEST_CASE("spawn ring: what is not a sealed, empty ring is refused", "[ring]") {
 
 TEST_CASE("spawn ring: a ring with nonsense in it is dropped, nothing else happens", "[ring]") {
   RingsFixture f;
-  int fd = -1;
-  void* base = ring_create(&fd);
-  REQUIRE(base);
-  REQUIRE(f.rings.attach(f.me(), fd).ok());
-  close(fd);
+  void* base = f.attached_ring();
   SECTION("an unknown record kind") {
     REQUIRE(ring_append(base, spawned(1, 1)));
     REQUIRE(ring_append(base, RingRecord{99, 2, 2, 2}));
