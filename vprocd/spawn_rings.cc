@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -79,8 +80,8 @@ Status SpawnRings::attach(const Peer& peer, int fd) {
   return Status::success();
 }
 
-void SpawnRings::read_ring(Ring& r) {
-  if (r.busy || r.bad) return;
+size_t SpawnRings::read_ring(Ring& r) {
+  if (r.busy || r.bad) return 0;
   r.busy = true;
   ++depth_;
   RingHeader* h = ring_header(r.base);
@@ -92,6 +93,7 @@ void SpawnRings::read_ring(Ring& r) {
                  r.peer.pid.value, r.head, tail);
     r.bad = true;
   }
+  size_t applied = 0;
   while (!r.bad && r.head != tail) {
     RingRecord rec;
     std::memcpy(&rec, &recs[r.head % kRingCapacity], sizeof rec);
@@ -105,19 +107,26 @@ void SpawnRings::read_ring(Ring& r) {
       default:
         log_.warning("dropping the spawn ring of pid %u: record kind %u is unknown", r.peer.pid.value, rec.kind);
         r.bad = true;
+        continue;
     }
+    ++applied;
   }
   --depth_;
   r.busy = false;
+  return applied;
 }
 
-void SpawnRings::drain_all() {
-  std::vector<Ring*> all;
-  all.reserve(rings_.size());
-  for (auto& [pid, r] : rings_) all.push_back(r.get());
+size_t SpawnRings::drain_all() {
+  // Called before every request: most of the time no ring has anything new.
+  std::vector<Ring*> ready;
+  for (auto& [pid, r] : rings_)
+    if (!r->busy && !r->bad && ring_header(r->base)->tail.load(std::memory_order_acquire) != r->head)
+      ready.push_back(r.get());
+  size_t applied = 0;
   // Pointers stay valid: a ring replaced meanwhile waits in retired_.
-  for (Ring* r : all) read_ring(*r);
+  for (Ring* r : ready) applied += read_ring(*r);
   sweep_bad();
+  return applied;
 }
 
 void SpawnRings::drain(RealPid pid) {
@@ -167,11 +176,22 @@ void SpawnRings::update_timer() {
   if (rings_.empty()) {
     ev_timer_stop(loop_, &tick_);
   } else if (!ev_is_active(&tick_)) {
+    period_ = kTickSeconds;  // a new ring: its process is forking
+    tick_.repeat = period_;
     ev_timer_again(loop_, &tick_);
   }
 }
 
-void SpawnRings::on_tick(struct ev_loop*, ev_timer* w, int) { static_cast<SpawnRings*>(w->data)->drain_all(); }
+void SpawnRings::on_tick(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<SpawnRings*>(w->data);
+  bool found = self->drain_all() > 0;
+  double next = found ? kTickSeconds : std::min(self->period_ * 2, kIdleTickSeconds);
+  if (next != self->period_ && ev_is_active(w)) {
+    self->period_ = next;
+    w->repeat = next;
+    ev_timer_again(loop, w);
+  }
+}
 
 void SpawnRings::on_exit(struct ev_loop*, ev_io* w, int) {
   Ring* r = static_cast<Ring*>(w->data);

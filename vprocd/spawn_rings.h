@@ -27,10 +27,13 @@ class SpawnRings {
  public:
   // Applies one record (a Spawned or a Reaped) as if `peer` had sent it.
   using Apply = std::function<void(const Peer& peer, const wire::Request& msg)>;
-  // Often enough that the shared table follows forks closely (other readers
-  // fall back to a lookup, which reads the rings, until it does), seldom
-  // enough to cost nothing measurable.
+  // The timer's period while processes fork: often enough that the shared
+  // table follows forks closely (other readers fall back to a lookup, which
+  // reads the rings, until it does), seldom enough to cost nothing measurable.
+  // Each tick that finds nothing doubles it, up to kIdleTickSeconds, so idle
+  // rings do not keep the daemon waking.
   static constexpr double kTickSeconds = 0.02;
+  static constexpr double kIdleTickSeconds = 0.5;
 
   SpawnRings(struct ev_loop* loop, Logger& log, Apply apply);
   ~SpawnRings();
@@ -40,8 +43,9 @@ class SpawnRings {
   // Takes the peer's descriptor `fd` (opened through /proc/<pid>/fd) as its
   // ring, replacing (after reading it) one it attached before an exec.
   Status attach(const Peer& peer, int fd);
-  // Reads every ring (except one being read further up the stack).
-  void drain_all();
+  // Reads every ring (except one being read further up the stack); how many
+  // records it applied.
+  size_t drain_all();
   // Reads the ring of one process, if it has one.
   void drain(RealPid pid);
   size_t size() const { return rings_.size(); }
@@ -59,7 +63,7 @@ class SpawnRings {
   };
   static void on_tick(struct ev_loop* loop, ev_timer* w, int revents);
   static void on_exit(struct ev_loop* loop, ev_io* w, int revents);
-  void read_ring(Ring& r);
+  size_t read_ring(Ring& r);
   void detach(RealPid pid);
   void free_ring(std::unique_ptr<Ring> r);
   void sweep_bad();
@@ -69,6 +73,7 @@ class SpawnRings {
   Logger& log_;
   Apply apply_;
   ev_timer tick_;
+  double period_ = kTickSeconds;
   std::unordered_map<uint32_t, std::unique_ptr<Ring>> rings_;  // by real pid
   std::vector<std::unique_ptr<Ring>> retired_;  // replaced while being read
   int depth_ = 0;  // nested reads in progress
