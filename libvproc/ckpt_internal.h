@@ -42,8 +42,11 @@ void resumed_after_restore(long resumed);
 
 // ckpt_restore.cc: per-task and library state a new task lacks.
 void finish_restore(const vproc_restore_info* info);
-// Waits until the thread populating a lazily restored image is done (a
-// snapshot must not race it, and stores those pages anyway).
+// ckpt_populate.cc: starts the threads that make a lazily restored
+// process's pages private copies (image_dev/ino/fd and restore_flags set).
+void start_populating(CkptState& c);
+// Waits until the threads populating a lazily restored image are done (a
+// snapshot must not race them, and stores those pages anyway).
 void wait_for_populate(CkptState& c);
 
 // ckpt_signal_guard.cc: the program's view of the checkpoint signal.
