@@ -14,10 +14,12 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "ckpt_internal.h"
 #include "ckpt_maps.h"
+#include "proc_text.h"
 #include "raw_syscall.h"
 #include "state.h"
 
@@ -156,6 +158,44 @@ void start_populating(CkptState& c) {
       raw::sys(SYS_sched_setaffinity, t, size_t(words) * 8, one);  // a failure only costs speed
     }
   }
+}
+
+// The child of a fork taken while pages were being populated: its copies of
+// the pages not yet populated still come from the image (the kernel copied
+// the parent's page tables, or faults them in from the file), and none of the
+// parent's threads runs here. It populates its own, under a lease of its own
+// where it can: the inherited descriptor shares the parent's open file, whose
+// lease the parent drops when it is done.
+void populate_after_fork() {
+  CkptState& c = state().ckpt;
+  bool running = false;
+  for (auto& t : c.populate_tid) running |= t.exchange(0, std::memory_order_relaxed) != 0;
+  if (!running || c.image_fd < 0) return;
+  c.populate_scratch.release();  // the parent's list, copied
+  // The parent's last thread may have closed the image just before the fork
+  // (its number may even name another file by now): then all is populated.
+  struct stat sb;
+  if (raw::failed(raw::sys(SYS_fstat, c.image_fd, &sb)) || uint64_t(sb.st_dev) != c.image_dev ||
+      uint64_t(sb.st_ino) != c.image_ino) {
+    c.image_fd = -1;
+    return;
+  }
+  char path[32] = "/proc/self/fd/";
+  size_t n = 14;
+  n += proc_text::format_decimal(uint64_t(int(c.image_fd)), path + n, sizeof path - n - 1);
+  path[n] = 0;
+  c.restore_flags &= ~VPROC_RESTORE_LEASED;
+  long own = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (!raw::failed(own)) {
+    raw::sys(SYS_close, c.image_fd);
+    c.image_fd = int(own);
+    // Taking a lease makes us the owner its break signal (SIGIO) goes to: none.
+    if (raw::sys(SYS_fcntl, own, F_SETLEASE, F_RDLCK) == 0) {
+      raw::sys(SYS_fcntl, own, F_SETOWN, 0);
+      c.restore_flags |= VPROC_RESTORE_LEASED;
+    }
+  }
+  start_populating(c);
 }
 
 void wait_for_populate(CkptState& c) {

@@ -7,6 +7,7 @@
 
 #include <variant>
 
+#include "ckpt_internal.h"
 #include "daemon_link.h"
 #include "diag.h"
 #include "lease.h"
@@ -68,6 +69,7 @@ VPROC_FORK_CHILD_PATH void fork_child_setup(VPid v, uint32_t parent, RealPid par
   }
   if (st.fork_owner.load(std::memory_order_relaxed) != 0) st.fork_owner.store(0, std::memory_order_relaxed);
   link_after_fork_child();
+  populate_after_fork();  // after a lazy restore, if its pages were still being copied
 }
 
 namespace {
