@@ -46,8 +46,9 @@ void finish_restore(const vproc_restore_info* info);
 // process's pages private copies (image_dev/ino/fd and restore_flags set).
 void start_populating(CkptState& c);
 // ckpt_populate.cc, in a fork child: populates what the parent had not yet
-// (its threads did not come along); nothing if it was done.
-void populate_after_fork();
+// (its threads did not come along); nothing if it was done, as it is after
+// our fork wrappers (fork_prepare waits for it).
+void populate_after_fork(int parent_pid);
 // Waits until the threads populating a lazily restored image are done (a
 // snapshot must not race them, and stores those pages anyway).
 void wait_for_populate(CkptState& c);

@@ -57,6 +57,18 @@ void finish_populating(CkptState& c) {
   if (c.restore_flags & VPROC_RESTORE_LEASED) raw::sys(SYS_fcntl, c.image_fd, F_SETLEASE, F_UNLCK);
   raw::sys(SYS_close, c.image_fd);
   c.image_fd = -1;
+  if (c.inherited_image_fd < 0) return;
+  // A fork child's inherited open of the image: its lease is the parent's,
+  // which its threads release when they are done. A parent that exited before
+  // (daemon()'s does at once) leaves it to us: our mappings of that open file
+  // keep it, and its lease, alive, and a writer of the image would wait for
+  // the kernel to break it (lease-break-time, 45 s by default).
+  bool parent_populating = false;
+  for (int tid : c.parent_populate_tid)
+    if (tid != 0 && raw::sys(SYS_tgkill, c.parent_populate_pid, tid, 0) == 0) parent_populating = true;
+  if (!parent_populating) raw::sys(SYS_fcntl, c.inherited_image_fd, F_SETLEASE, F_UNLCK);
+  raw::sys(SYS_close, c.inherited_image_fd);
+  c.inherited_image_fd = -1;
 }
 
 // MADV_POPULATE_WRITE stops at the first page it cannot fault in (the
@@ -160,16 +172,22 @@ void start_populating(CkptState& c) {
   }
 }
 
-// The child of a fork taken while pages were being populated: its copies of
+// The child of a fork taken while pages were being populated (one our
+// wrappers did not see: they wait for populating to end first): its copies of
 // the pages not yet populated still come from the image (the kernel copied
 // the parent's page tables, or faults them in from the file), and none of the
 // parent's threads runs here. It populates its own, under a lease of its own
 // where it can: the inherited descriptor shares the parent's open file, whose
 // lease the parent drops when it is done.
-void populate_after_fork() {
+void populate_after_fork(int parent_pid) {
   CkptState& c = state().ckpt;
   bool running = false;
-  for (auto& t : c.populate_tid) running |= t.exchange(0, std::memory_order_relaxed) != 0;
+  for (int i = 0; i < CkptState::kMaxPopulate; ++i) {
+    c.parent_populate_tid[i] = c.populate_tid[i].exchange(0, std::memory_order_relaxed);
+    running |= c.parent_populate_tid[i] != 0;
+  }
+  c.parent_populate_pid = parent_pid;
+  c.inherited_image_fd = -1;
   if (!running || c.image_fd < 0) return;
   c.populate_scratch.release();  // the parent's list, copied
   // The parent's last thread may have closed the image just before the fork
@@ -187,13 +205,16 @@ void populate_after_fork() {
   c.restore_flags &= ~VPROC_RESTORE_LEASED;
   long own = raw::sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
   if (!raw::failed(own)) {
-    raw::sys(SYS_close, c.image_fd);
+    c.inherited_image_fd = int(c.image_fd);
     c.image_fd = int(own);
     // Taking a lease makes us the owner its break signal (SIGIO) goes to: none.
     if (raw::sys(SYS_fcntl, own, F_SETLEASE, F_RDLCK) == 0) {
       raw::sys(SYS_fcntl, own, F_SETOWN, 0);
       c.restore_flags |= VPROC_RESTORE_LEASED;
     }
+  } else {
+    c.inherited_image_fd = int(c.image_fd);  // populated without a lease of our own
+    c.image_fd = -1;
   }
   start_populating(c);
 }

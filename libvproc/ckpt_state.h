@@ -147,6 +147,12 @@ struct CkptState {
   const struct PopulateUnit* populate_units = nullptr;
   int populate_unit_count = 0;
   Scratch populate_scratch;
+  // In a fork child populating its own pages (ckpt_populate.cc): the
+  // inherited descriptor of the image, whose lease the parent's threads
+  // release when done, and those threads, to tell if they are.
+  ZeroFd inherited_image_fd;
+  int parent_populate_pid = 0;
+  int parent_populate_tid[kMaxPopulate] = {};
   ZeroFd image_fd;
   uint32_t restore_flags = 0;
 

@@ -5,13 +5,15 @@
  *
  * Fills MIB MiB with a known pattern and calls vproc_checkpoint(IMAGE); the
  * original then exits 0. The restored copy forks at once, while libvproc's
- * threads are still populating its pages from the image. Parent and child
- * each wait until no thread but their own is left (their pages are private
- * copies), create DIR/populated.parent or DIR/populated.child, wait for
- * DIR/go (the test overwrites the image first), and check every byte; the
- * child writes "child ok" (or "child MISMATCH") to DIR/child.out. The parent
- * prints "parent ok" or "parent MISMATCH" and exits 0 only if both are ok.
- * Every wait gives up after 30 s. */
+ * threads are still populating its pages from the image: with fork() (which
+ * libvproc sees), or with daemon() if DIR/daemon exists (glibc forks inside
+ * it, past libvproc's wrappers; the restored process itself exits 0 there).
+ * Parent and child each wait until no thread but their own is left (their
+ * pages are private copies), create DIR/populated.parent or
+ * DIR/populated.child, wait for DIR/go (the test overwrites the image first),
+ * and check every byte; the child writes "child ok" (or "child MISMATCH") to
+ * DIR/child.out. The parent prints "parent ok" or "parent MISMATCH" and exits
+ * 0 only if both are ok. Every wait gives up after 30 s. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
@@ -79,7 +81,18 @@ int main(int argc, char** argv) {
   if (r < 0) return 1;
   if (r == 0) return 0;
 
-  pid_t child = fork();
+  char path[4096];
+  snprintf(path, sizeof path, "%s/daemon", dir);
+  pid_t child;
+  if (exists(path)) {
+    if (daemon(1, 1) != 0) {
+      perror("daemon");
+      return 1;
+    }
+    child = 0;
+  } else {
+    child = fork();
+  }
   if (child < 0) {
     perror("fork");
     return 1;
@@ -95,7 +108,6 @@ int main(int argc, char** argv) {
   while (i < words && p[i] == pattern(i)) ++i;
   int ok = i == words;
   if (child == 0) {
-    char path[4096];
     snprintf(path, sizeof path, "%s/child.out", dir);
     FILE* f = fopen(path, "w");
     if (f) fprintf(f, "child %s\n", ok ? "ok" : "MISMATCH");
