@@ -42,8 +42,15 @@ void resumed_after_restore(long resumed);
 
 // ckpt_restore.cc: per-task and library state a new task lacks.
 void finish_restore(const vproc_restore_info* info);
-// Waits until the thread populating a lazily restored image is done (a
-// snapshot must not race it, and stores those pages anyway).
+// ckpt_populate.cc: starts the threads that make a lazily restored
+// process's pages private copies (image_dev/ino/fd and restore_flags set).
+void start_populating(CkptState& c);
+// ckpt_populate.cc, in a fork child: populates what the parent had not yet
+// (its threads did not come along); nothing if it was done, as it is after
+// our fork wrappers (fork_prepare waits for it).
+void populate_after_fork(int parent_pid);
+// Waits until the threads populating a lazily restored image are done (a
+// snapshot must not race them, and stores those pages anyway).
 void wait_for_populate(CkptState& c);
 
 // ckpt_signal_guard.cc: the program's view of the checkpoint signal.

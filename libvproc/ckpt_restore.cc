@@ -26,8 +26,6 @@
 #include "runtime_paths.h"
 #include "state.h"
 
-extern "C" long vproc_ckpt_clone_thread(void* stack_top, int* ctid);
-
 namespace vproc::lib {
 namespace {
 
@@ -105,32 +103,6 @@ void reset_library(ProcessState& st, long pid, long tid) {
   }
 }
 
-// Copying pages is the cost of populating (about 2 GB/s per core here):
-// one thread per CPU we may run on, up to kMaxPopulate.
-void start_populating(CkptState& c) {
-  uint64_t mask[16] = {};
-  long n = raw::sys(SYS_sched_getaffinity, 0, sizeof mask, mask);
-  int cpus = 0;
-  for (long i = 0; i < (n > 0 ? n / 8 : 0); ++i) cpus += __builtin_popcountll(mask[i]);
-  int count = cpus < 1 ? 1 : cpus > CkptState::kMaxPopulate ? CkptState::kMaxPopulate : cpus;
-  c.populate_count = count;
-  c.populate_next.store(0, std::memory_order_relaxed);
-  c.populate_left.store(count, std::memory_order_relaxed);
-  for (int i = 0; i < count; ++i) {
-    long t = vproc_ckpt_clone_thread(c.populate_stack[i] + sizeof c.populate_stack[i],
-                                     reinterpret_cast<int*>(&c.populate_tid[i]));
-    if (t < 0) {
-      // Fewer helpers than planned: the last one to finish releases the image.
-      c.populate_tid[i].store(0, std::memory_order_relaxed);
-      if (c.populate_left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        if (c.restore_flags & VPROC_RESTORE_LEASED) raw::sys(SYS_fcntl, c.image_fd, F_SETLEASE, F_UNLCK);
-        raw::sys(SYS_close, c.image_fd);  // no thread at all: nothing will read it
-        c.image_fd = -1;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void finish_restore(const vproc_restore_info* info) {
@@ -192,65 +164,6 @@ const char* restored_exe_for(const char* proc_path) {
     ++p;
   }
   return strcmp(p, "exe") == 0 ? c.exe_path : nullptr;
-}
-
-void wait_for_populate(CkptState& c) {
-  for (auto& tid : c.populate_tid) {
-    for (;;) {
-      int t = tid.load(std::memory_order_acquire);
-      if (t == 0) break;
-      raw::sys(SYS_futex, &tid, FUTEX_WAIT, t, nullptr);
-    }
-  }
-}
-
-// The populating threads: make every page mapped from the image a private
-// copy (MADV_POPULATE_WRITE breaks copy-on-write without changing contents,
-// safely against concurrent writes), so the image file can then be rewritten
-// or removed without touching our memory; the last one gives up the image.
-// Thread i of N takes the i-th N-th of the writable image-backed bytes;
-// read-only ones are thread 0's (they are opened for writing for a moment,
-// which two threads must not do to the same range at once).
-extern "C" __attribute__((visibility("hidden"), noreturn)) void vproc_ckpt_populate_main() {
-  CkptState& c = state().ckpt;
-  uint64_t all = ~0ull;
-  raw::sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8);
-  int self = c.populate_next.fetch_add(1, std::memory_order_acq_rel);
-  int count = c.populate_count;
-  Scratch s;
-  MapList maps;
-  if (s.init(size_t(64) << 20) && read_maps(s, maps)) {
-    auto ours = [&](const MapEntry& e) { return e.dev == c.image_dev && e.ino == c.image_ino; };
-    uint64_t total = 0;
-    for (int i = 0; i < maps.count; ++i)
-      if (ours(maps.entries[i]) && (maps.entries[i].prot & PROT_WRITE)) total += maps.entries[i].end - maps.entries[i].start;
-    uint64_t from = (total / uint64_t(count) * uint64_t(self)) & ~uint64_t(4095);
-    uint64_t to = self + 1 == count ? total : (total / uint64_t(count) * uint64_t(self + 1)) & ~uint64_t(4095);
-    uint64_t at = 0;  // position of the current vma in the writable bytes
-    for (int i = 0; i < maps.count; ++i) {
-      const MapEntry& e = maps.entries[i];
-      if (!ours(e)) continue;
-      uint64_t len = e.end - e.start;
-      if (!(e.prot & PROT_WRITE)) {
-        if (self != 0) continue;
-        raw::sys(SYS_mprotect, e.start, len, e.prot | PROT_READ | PROT_WRITE);
-        raw::sys(SYS_madvise, e.start, len, MADV_POPULATE_WRITE);
-        raw::sys(SYS_mprotect, e.start, len, e.prot);
-        continue;
-      }
-      uint64_t lo = at > from ? at : from, hi = at + len < to ? at + len : to;
-      if (lo < hi) raw::sys(SYS_madvise, e.start + (lo - at), hi - lo, MADV_POPULATE_WRITE);
-      at += len;
-    }
-  }
-  s.release();
-  if (c.populate_left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (c.restore_flags & VPROC_RESTORE_LEASED) raw::sys(SYS_fcntl, c.image_fd, F_SETLEASE, F_UNLCK);
-    raw::sys(SYS_close, c.image_fd);
-    c.image_fd = -1;
-  }
-  raw::sys(SYS_exit, 0);
-  __builtin_unreachable();
 }
 
 }  // namespace vproc::lib

@@ -11,6 +11,7 @@
 
 #include "ckpt_guard_state.h"
 #include "ckpt_request.h"
+#include "ckpt_scratch.h"
 #include "restore_plan.h"
 #include "zero_fd.h"
 
@@ -134,12 +135,24 @@ struct CkptState {
   // Left by the last restore (ckpt_restore.cc).
   uint32_t generation = 0;
   uint64_t image_dev = 0, image_ino = 0;  // mappings of this inode are ours to store
-  // The threads populating a lazy restore (ckpt_restore.cc); a tid is 0 when
-  // that thread is done.
+  // The threads populating a lazy restore (ckpt_populate.cc); a tid is 0 when
+  // that thread is done. The first of them to run lists the work (units, in
+  // its scratch), sets populate_ready to 1 and wakes the others; each then
+  // takes the next unit until none is left.
   static constexpr int kMaxPopulate = 4;
   std::atomic<int> populate_tid[kMaxPopulate] = {};
   std::atomic<int> populate_next{0}, populate_left{0};
+  std::atomic<int> populate_ready{0}, populate_unit_next{0};
   int populate_count = 0;
+  const struct PopulateUnit* populate_units = nullptr;
+  int populate_unit_count = 0;
+  Scratch populate_scratch;
+  // In a fork child populating its own pages (ckpt_populate.cc): the
+  // inherited descriptor of the image, whose lease the parent's threads
+  // release when done, and those threads, to tell if they are.
+  ZeroFd inherited_image_fd;
+  int parent_populate_pid = 0;
+  int parent_populate_tid[kMaxPopulate] = {};
   ZeroFd image_fd;
   uint32_t restore_flags = 0;
 

@@ -7,6 +7,7 @@
 
 #include <variant>
 
+#include "ckpt_internal.h"
 #include "daemon_link.h"
 #include "diag.h"
 #include "lease.h"
@@ -35,6 +36,12 @@ void fork_plan_done(VPid v) {
 
 VPid fork_prepare() {
   ProcessState& st = state();
+  // Right after a lazy restore: the child would get the pages not yet made
+  // private still mapped from the image, and none of the threads copying
+  // them. Waiting for those threads (a fraction of a second, once) gives it
+  // private pages only, without threads of ours it would show (in its task
+  // list, or to getpriority(PRIO_PGRP)) or copies a prompt exec would waste.
+  wait_for_populate(st.ckpt);
   VPid v = take_vpid();
   int me = cached_real_tid(), free = 0;
   if (st.fork_owner.compare_exchange_strong(free, me, std::memory_order_acq_rel)) {
@@ -68,6 +75,7 @@ VPROC_FORK_CHILD_PATH void fork_child_setup(VPid v, uint32_t parent, RealPid par
   }
   if (st.fork_owner.load(std::memory_order_relaxed) != 0) st.fork_owner.store(0, std::memory_order_relaxed);
   link_after_fork_child();
+  populate_after_fork(int(parent_real.value));  // a fork fork_prepare() did not see, during a lazy restore's copying
 }
 
 namespace {

@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <atomic>
+
 #include "proc_kernel_path.h"
 #include "proc_rewrite.h"
 #include "proc_text.h"
@@ -19,6 +21,36 @@ namespace {
 constexpr size_t kMaxFile = size_t{1} << 20;
 constexpr size_t kOutCap = kMaxFile + 4096;  // ids grow by a few digits each
 constexpr size_t kBufBytes = kMaxFile + kOutCap;
+
+// A status or stat is read into one of a few static buffers when one is free
+// and the file fits (it nearly always does): mapping and unmapping a buffer
+// for every open takes the process's mmap lock for writing twice, which waits
+// for (and holds up) every thread faulting pages in under that lock, such as
+// those populating a lazily restored process (ckpt_populate.cc). Taken and
+// given back with atomic bit operations: a signal handler that opens one
+// while the interrupted code holds a buffer takes another, or maps one.
+constexpr size_t kSmallFile = size_t{16} << 10;
+constexpr size_t kSmallOut = kSmallFile + 4096;
+constexpr int kSmallSlots = 4;
+struct SmallBuffer {
+  char in[kSmallFile];
+  char out[kSmallOut];
+};
+SmallBuffer g_small[kSmallSlots];
+std::atomic<uint32_t> g_small_busy{0};
+
+int take_small() {
+  uint32_t busy = g_small_busy.load(std::memory_order_relaxed);
+  for (;;) {
+    int slot = __builtin_ctz(~busy);
+    if (slot >= kSmallSlots) return -1;
+    if (g_small_busy.compare_exchange_weak(busy, busy | (1u << slot), std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+      return slot;
+  }
+}
+
+void give_back_small(int slot) { g_small_busy.fetch_and(~(1u << slot), std::memory_order_release); }
 
 // Gives the program the real file after all (its contents unrewritten): with
 // the close-on-exec flag it asked for.
@@ -90,13 +122,33 @@ long open_proc_snapshot(int dirfd, const char* kpath, int flags, mode_t mode, Pr
   long fd = raw::sys(SYS_openat, dirfd, kpath, flags | O_CLOEXEC, mode);
   if (raw::failed(fd)) return fd;
 
-  long m = raw::sys(SYS_mmap, 0, kBufBytes, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (raw::failed(m)) return give_real(fd, flags);
-  char* in = reinterpret_cast<char*>(m);
-  char* out = in + kMaxFile;
-
-  long n = read_all(fd, in, kMaxFile);
+  // A small buffer first; a file that does not fit is read again, whole,
+  // into a mapped one.
+  int slot = take_small();
+  char* in = nullptr;
+  char* out = nullptr;
+  size_t out_cap = 0;
+  long n = -EFBIG;
+  if (slot >= 0) {
+    in = g_small[slot].in;
+    out = g_small[slot].out;
+    out_cap = kSmallOut;
+    n = read_all(fd, in, kSmallFile);
+    if (n == -EFBIG) {
+      give_back_small(slot);
+      slot = -1;
+      raw::sys(SYS_lseek, fd, 0, SEEK_SET);
+    }
+  }
+  long m = 0;
+  if (slot < 0) {
+    m = raw::sys(SYS_mmap, 0, kBufBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw::failed(m)) return give_real(fd, flags);
+    in = reinterpret_cast<char*>(m);
+    out = in + kMaxFile;
+    out_cap = kOutCap;
+    n = read_all(fd, in, kMaxFile);
+  }
   long result;
   if (n == -EFBIG) {
     raw::sys(SYS_lseek, fd, 0, SEEK_SET);
@@ -107,8 +159,8 @@ long open_proc_snapshot(int dirfd, const char* kpath, int flags, mode_t mode, Pr
   } else {
     raw::sys(SYS_close, fd);  // first: the snapshot takes over its number
     const IdMap& map = process_id_map();
-    long len = leaf == ProcLeaf::Status ? rewrite_proc_status(in, size_t(n), map, out, kOutCap)
-                                        : rewrite_proc_stat(in, size_t(n), map, out, kOutCap);
+    long len = leaf == ProcLeaf::Status ? rewrite_proc_status(in, size_t(n), map, out, out_cap)
+                                        : rewrite_proc_stat(in, size_t(n), map, out, out_cap);
     const char* text = len >= 0 ? out : in;  // unexpected text: served as it is
     result = serve(text, len >= 0 ? size_t(len) : size_t(n), flags);
     if (raw::failed(result) && result != -EMFILE && result != -ENFILE && result != -ENOMEM) {
@@ -117,7 +169,10 @@ long open_proc_snapshot(int dirfd, const char* kpath, int flags, mode_t mode, Pr
       result = raw::failed(again) ? again : give_real(again, flags);
     }
   }
-  raw::sys(SYS_munmap, m, kBufBytes);
+  if (slot >= 0)
+    give_back_small(slot);
+  else
+    raw::sys(SYS_munmap, m, kBufBytes);
   return result;
 }
 
