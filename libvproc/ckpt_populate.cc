@@ -182,13 +182,18 @@ void start_populating(CkptState& c) {
 void populate_after_fork(int parent_pid) {
   CkptState& c = state().ckpt;
   bool running = false;
-  for (int i = 0; i < CkptState::kMaxPopulate; ++i) {
-    c.parent_populate_tid[i] = c.populate_tid[i].exchange(0, std::memory_order_relaxed);
-    running |= c.parent_populate_tid[i] != 0;
+  for (const auto& tid : c.populate_tid) running |= tid.load(std::memory_order_relaxed) != 0;
+  // The common case writes nothing: every fork child runs this, and a write
+  // to this page would cost it one more copy-on-write fault.
+  if (!running) {
+    if (c.inherited_image_fd >= 0) c.inherited_image_fd = -1;
+    return;
   }
+  for (int i = 0; i < CkptState::kMaxPopulate; ++i)
+    c.parent_populate_tid[i] = c.populate_tid[i].exchange(0, std::memory_order_relaxed);
   c.parent_populate_pid = parent_pid;
   c.inherited_image_fd = -1;
-  if (!running || c.image_fd < 0) return;
+  if (c.image_fd < 0) return;
   c.populate_scratch.release();  // the parent's list, copied
   // The parent's last thread may have closed the image just before the fork
   // (its number may even name another file by now): then all is populated.
