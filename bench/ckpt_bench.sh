@@ -12,7 +12,7 @@
 #     sees fit); the time from just before exec'ing `vproc restore` to the
 #     program's next instruction (it prints CLOCK_REALTIME when
 #     vproc_checkpoint() returns 1), for the default, --no-verify and --eager,
-#     and until a lazy restore has finished (its populating thread is gone).
+#     and until a lazy restore has finished (its populating threads are gone).
 # (b) 1 GiB of touched zero pages: the image size (at most 1 MiB).
 # (c) 1 GiB of random data in transparent huge pages: the freeze.
 #
@@ -168,6 +168,6 @@ for r in "${rows[@]}"; do
   printf '%-42s | %11s | %11s | %s\n' "$name" "$a" "$b" "$what"
 done
 echo "(medians of $reps runs. restore: from just before exec'ing 'vproc restore' to the program's next instruction;"
-echo " populated: until the lazy restore's populating thread is gone; --eager copies all memory before the"
+echo " populated: until the lazy restore's populating threads are gone; --eager copies all memory before the"
 echo " program resumes; all but --no-verify check every chunk's hash first; images are read from the page cache."
 echo " Throughputs are of writing into the page cache: neither the image writer nor dd calls fsync.)"

@@ -14,9 +14,9 @@
  *   checkpoint_ns  the vproc_checkpoint() call: freeze, write, rename
  * and exits. When a restored copy returns from vproc_checkpoint() it prints
  *   restored_realtime_ns   CLOCK_REALTIME right then
- *   populated_realtime_ns  CLOCK_REALTIME once /proc/self/task is down to
- *                          one thread (a lazy restore's populating thread is
- *                          gone; the same as above for an eager one)
+ *   populated_realtime_ns  CLOCK_REALTIME once the kernel counts one thread
+ *                          (a lazy restore's populating threads are gone;
+ *                          the same as above for an eager one)
  *   verify ok              every byte is what it was (or "verify MISMATCH")
  * and exits 0 if the data is intact. */
 #define _GNU_SOURCE
