@@ -78,4 +78,4 @@ else
   echo "memory after the migrations: SHA-1 $first before, '${again:-none}' after: DIFFERENT" >&2
 fi
 host_run h1 "$VPROC" kill -TERM "$V" >/dev/null 2>&1
-wait "$job" 2>/dev/null
+wait "$job" 2>/dev/null || true  # ended by that SIGTERM (143): not the script's failure
