@@ -21,7 +21,11 @@ THREADS=10  # main, feeder, 8 workers
 
 vp_start_native_bg "$D/ref.out" /usr/bin/python3 "$PROG" "$D/ref.progress" "$ITEMS"
 
-vp_start_bg "$D/run.out" "$D/run.out.err" /usr/bin/python3 "$PROG" "$D/run.progress" "$ITEMS"
+# The run waits at each item the hold file names until the file names a later
+# one: every checkpoint below finds it where this script expects it, however
+# slowly the script itself runs.
+echo 700 >"$D/hold"
+vp_start_bg "$D/run.out" "$D/run.out.err" /usr/bin/python3 "$PROG" --hold "$D/hold" "$D/run.progress" "$ITEMS"
 pid=$VP_BG_PID
 vpid=$(vp_vpid_of "$pid")
 vp_expect_vpid "$vpid" "the python program's vpid"
@@ -37,6 +41,7 @@ for n in 1 2; do
   timeout 30 "$VPROC" inspect "$D/live$n.vpimg" >"$D/live$n.inspect" 2>&1 || vp_fail "vproc inspect live$n.vpimg: $(cat "$D/live$n.inspect")"
   vp_expect_contains "$D/live$n.inspect" "threads: $THREADS" "live image $n holds all $THREADS threads"
   vp_note "ok: $(cat "$D/live$n.out")"
+  echo $(((n + 1) * 700)) >"$D/hold"
 done
 
 # --- generation 1: checkpoint --stop, kill, restore here --------------------
@@ -47,6 +52,7 @@ at1=$(wc -l <"$D/run.progress")
 pid=$VP_BG_PID
 vp_expect_restored "$vpid" "$pid"
 vp_note "ok: generation 1 restored (checkpoint at item $at1 of $ITEMS)"
+echo $((at1 + 700)) >"$D/hold"
 
 # --- generation 2: the restored process checkpointed and restored again ----
 vp_wait_lines "$D/run.progress" $((at1 + 700)) 20 "generation 1 (the restored process)" "$pid"
@@ -54,6 +60,7 @@ vp_checkpoint_stop "$vpid" "$D/gen2.vpimg" "$pid"
 vp_kill_reap "$pid"
 at2=$(wc -l <"$D/run.progress")
 [ "$at2" -lt "$ITEMS" ] || vp_fail "the program had finished before checkpoint 2"
+echo "$ITEMS" >"$D/hold"  # generation 2 runs to its end
 
 ns=0
 if command -v unshare >/dev/null &&

@@ -5,10 +5,13 @@
 // output depends only on the arguments, so a run checkpointed and restored in
 // the middle must print exactly what an uninterrupted run prints.
 //
-//   alloc_churn ROUNDS [PROGRESS_FILE]
+//   alloc_churn ROUNDS [PROGRESS_FILE [HOLD_FILE]]
 //
 // After each round it appends "round N" to PROGRESS_FILE (if given), so a test
-// knows how far it got.
+// knows how far it got. While HOLD_FILE holds a number N, it waits before
+// round N until the number grows (stop_file.h; no file: no waiting).
+#include <time.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "stop_file.h"
 
 namespace {
 
@@ -100,7 +105,7 @@ uint64_t round_checksum(Rng& rng, int round) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: alloc_churn ROUNDS [PROGRESS_FILE]\n");
+    fprintf(stderr, "usage: alloc_churn ROUNDS [PROGRESS_FILE [HOLD_FILE]]\n");
     return 2;
   }
   int rounds = atoi(argv[1]);
@@ -111,7 +116,14 @@ int main(int argc, char** argv) {
   }
   Rng rng{0x1234567890ABCDEFull};
   uint64_t total = 0;
+  const char* hold = argc > 3 ? argv[3] : nullptr;
   for (int r = 0; r < rounds; ++r) {
+    // Held before round r while HOLD_FILE says r or less: a test checkpoints
+    // us at a round of its choosing however slowly it runs itself.
+    for (long limit = read_stop_round(hold); limit >= 0 && r >= limit; limit = read_stop_round(hold)) {
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, nullptr);
+    }
     uint64_t h = round_checksum(rng, r);
     total = mix(total, h);
     printf("round %d checksum %016llx\n", r, (unsigned long long)h);

@@ -7,15 +7,38 @@
 # threads wait in Queue.get/put (condition variables), in time.sleep, on the
 # lock, or hash. The output depends only on the arguments.
 #
-#   ckpt_threads.py PROGRESS_FILE ITEMS [WORKERS]
+# With --hold FILE, while FILE holds a number N, the main thread waits before
+# item N until the number grows (no file: no waiting), so that a test can
+# checkpoint it at an item of its choosing however slowly the test runs.
+#
+#   ckpt_threads.py [--hold FILE] PROGRESS_FILE ITEMS [WORKERS]
 import hashlib
 import queue
 import sys
 import threading
 import time
 
-progress_path, items = sys.argv[1], int(sys.argv[2])
-workers = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+args = sys.argv[1:]
+hold_path = None
+if args[:1] == ["--hold"]:
+    hold_path, args = args[1], args[2:]
+progress_path, items = args[0], int(args[1])
+workers = int(args[2]) if len(args) > 2 else 8
+
+
+def hold_limit():
+    try:
+        with open(hold_path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def wait_for_hold(i):
+    if hold_path is None:
+        return
+    while 0 <= hold_limit() <= i:
+        time.sleep(0.001)
 
 tasks = queue.Queue(maxsize=2 * workers)
 results = queue.Queue()
@@ -58,6 +81,7 @@ with open(progress_path, "w") as progress:
         while i not in done:
             j, digest = results.get()
             done[j] = digest
+        wait_for_hold(i)
         digest = done.pop(i)
         checksum.update(digest.encode())
         progress.write("%d %s\n" % (i, digest[:16]))
