@@ -79,9 +79,17 @@ class Daemon {
         dispatch_(processes_, node_, log),
         rings_(loop, log,
                [this](const Peer& peer, const wire::Request& msg) {
+                 // A Reaped waits while the reaped process's own connection is
+                 // being handled further up: its last messages (a Spawned for
+                 // its child, sent before it exited) must be applied first.
+                 if (const wire::Reaped* r = std::get_if<wire::Reaped>(&msg))
+                   if (const ProcessRecord* rec = processes_.find(VPid{r->vpid});
+                       rec && !rec->thread && server_.peer_busy(rec->real))
+                     return false;
                  wire::Reply unused;
                  std::vector<uint64_t> no_list;
                  dispatch_.handle(peer, msg, unused, no_list);
+                 return true;
                }),
         server_(loop, listen_fd, dispatch_, log) {
     dispatch_.set_rings(&rings_);

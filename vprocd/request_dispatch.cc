@@ -72,6 +72,8 @@ RequestDispatch::Answer RequestDispatch::handle(const Peer& peer, const wire::Re
           reply = ok;
           return Answer::Small;
         } else if constexpr (std::is_same_v<T, wire::Spawned>) {
+          // From a child whose own registration (its parent's Spawned) is still unread.
+          if (!table_.registered_vpid(peer)) drain();
           Status s = table_.spawned(peer, m);
           if (!s.ok()) log_.warning("ignored from pid %u: %s", peer.pid.value, s.message.c_str());
           return Answer::None;

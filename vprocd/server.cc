@@ -168,6 +168,8 @@ bool Server::handle_frames(ClientConnection& c) {
     }
   }
   c.busy = false;
+  // Ring records that waited for this connection (peer_busy) go now.
+  if (rings_) rings_->drain_all();
   return open;
 }
 
@@ -267,9 +269,19 @@ void Server::drain_all() {
   draining_ = false;
 }
 
+bool Server::peer_busy(RealPid pid) const {
+  auto range = by_peer_.equal_range(pid.value);
+  for (auto it = range.first; it != range.second; ++it)
+    if (it->second->busy) return true;
+  return false;
+}
+
 void Server::drain_peer(RealPid pid) {
   if (rings_) rings_->drain(pid);
-  if (draining_) return;
+  // Nested too (a Reaped applied inside another drain): the busy flags keep a
+  // connection from being handled inside its own handling, and closed ones
+  // are kept until no drain runs.
+  const bool outer = draining_;
   draining_ = true;
   std::vector<ClientConnection*> mine;
   auto range = by_peer_.equal_range(pid.value);
@@ -277,7 +289,7 @@ void Server::drain_peer(RealPid pid) {
     if (!it->second->busy) mine.push_back(it->second);
   for (ClientConnection* c : mine)
     if (!c->is_shut()) service(*c, kDrainReads);
-  draining_ = false;
+  draining_ = outer;
 }
 
 }  // namespace vproc::daemon

@@ -40,7 +40,11 @@ class Server {
   void drain_all();
   // The same for the connections of one process (before its exit is processed:
   // its last messages, e.g. Spawned for a child, were sent before it exited).
+  // Also inside another drain; connections being handled are skipped.
   void drain_peer(RealPid pid);
+
+  // A connection of process `pid` is being handled right now (further up the stack).
+  bool peer_busy(RealPid pid) const;
 
   // Sends the deferred reply of connection `id` (RequestDispatch::Answer::Deferred)
   // from the loop, and lets its waiting requests go on. False if it has closed.

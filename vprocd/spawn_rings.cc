@@ -97,18 +97,20 @@ size_t SpawnRings::read_ring(Ring& r) {
   while (!r.bad && r.head != tail) {
     RingRecord rec;
     std::memcpy(&rec, &recs[r.head % kRingCapacity], sizeof rec);
-    // Consumed before it is applied: applying may read other rings, never this one.
-    ++r.head;
-    h->head.store(r.head, std::memory_order_release);
+    wire::Request msg;
     switch (RingKind(rec.kind)) {
-      case RingKind::Spawned: apply_(r.peer, wire::Spawned{rec.vpid, rec.real, rec.parent, false}); break;
-      case RingKind::SpawnedThread: apply_(r.peer, wire::Spawned{rec.vpid, rec.real, rec.parent, true}); break;
-      case RingKind::Reaped: apply_(r.peer, wire::Reaped{rec.vpid}); break;
+      case RingKind::Spawned: msg = wire::Spawned{rec.vpid, rec.real, rec.parent, false}; break;
+      case RingKind::SpawnedThread: msg = wire::Spawned{rec.vpid, rec.real, rec.parent, true}; break;
+      case RingKind::Reaped: msg = wire::Reaped{rec.vpid}; break;
       default:
         log_.warning("dropping the spawn ring of pid %u: record kind %u is unknown", r.peer.pid.value, rec.kind);
         r.bad = true;
         continue;
     }
+    // (Applying may read other rings, never this one: it is busy.)
+    if (!apply_(r.peer, msg)) break;
+    ++r.head;
+    h->head.store(r.head, std::memory_order_release);
     ++applied;
   }
   --depth_;

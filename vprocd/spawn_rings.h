@@ -25,8 +25,9 @@ namespace vproc::daemon {
 
 class SpawnRings {
  public:
-  // Applies one record (a Spawned or a Reaped) as if `peer` had sent it.
-  using Apply = std::function<void(const Peer& peer, const wire::Request& msg)>;
+  // Applies one record (a Spawned or a Reaped) as if `peer` had sent it; false
+  // for "not now": the record and those after it wait for the next read.
+  using Apply = std::function<bool(const Peer& peer, const wire::Request& msg)>;
   // The timer's period while processes fork: often enough that the shared
   // table follows forks closely (other readers fall back to a lookup, which
   // reads the rings, until it does), seldom enough to cost nothing measurable.

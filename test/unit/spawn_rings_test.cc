@@ -25,6 +25,12 @@ using vproc::lib::ring_for_each_unread;
 
 namespace {
 
+uint32_t vpid_of(const wire::Request& m) {
+  if (auto* s = std::get_if<wire::Spawned>(&m)) return s->vpid;
+  if (auto* r = std::get_if<wire::Reaped>(&m)) return r->vpid;
+  return 0;
+}
+
 struct Applied {
   RealPid from;
   wire::Request msg;
@@ -34,8 +40,13 @@ struct RingsFixture {
   struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
   Logger log;
   std::vector<Applied> applied;
+  uint32_t refuse_vpid = 0;  // the apply function says "not now" to this one
   std::unique_ptr<SpawnRings> owned = std::make_unique<SpawnRings>(
-      loop, log, [this](const Peer& p, const wire::Request& m) { applied.push_back({p.pid, m}); });
+      loop, log, [this](const Peer& p, const wire::Request& m) {
+        if (refuse_vpid && vpid_of(m) == refuse_vpid) return false;
+        applied.push_back({p.pid, m});
+        return true;
+      });
   SpawnRings& rings = *owned;
   RingsFixture() { log.set_level(Logger::Level::Silent); }  // refusals are expected here
   ~RingsFixture() {
@@ -57,12 +68,6 @@ struct RingsFixture {
 };
 
 RingRecord spawned(uint32_t v, uint32_t real) { return RingRecord{uint32_t(RingKind::Spawned), v, real, 7}; }
-
-uint32_t vpid_of(const wire::Request& m) {
-  if (auto* s = std::get_if<wire::Spawned>(&m)) return s->vpid;
-  if (auto* r = std::get_if<wire::Reaped>(&m)) return r->vpid;
-  return 0;
-}
 
 }  // namespace
 
@@ -214,4 +219,21 @@ TEST_CASE("spawn ring: a process's last records are read when it ends, and an ex
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
   close(up[0]);
   close(down[1]);
+}
+
+TEST_CASE("spawn ring: a record the daemon cannot apply yet waits, with those after it", "[ring]") {
+  RingsFixture f;
+  void* base = f.attached_ring();
+  for (uint32_t v : {1u, 2u, 3u}) REQUIRE(ring_append(base, spawned(v, v)));
+  f.refuse_vpid = 2;  // e.g. a Reaped whose process's connection is being handled
+  f.rings.drain_all();
+  REQUIRE(f.applied.size() == 1);
+  int unread = 0;
+  ring_for_each_unread(base, [&](const RingRecord&) { ++unread; });
+  CHECK(unread == 2);  // the writer sees them as not read yet
+  f.refuse_vpid = 0;
+  f.rings.drain_all();
+  REQUIRE(f.applied.size() == 3);
+  CHECK((vpid_of(f.applied[1].msg) == 2 && vpid_of(f.applied[2].msg) == 3));
+  ring_destroy(base);
 }
