@@ -234,9 +234,9 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
   int fd = msg.thread ? open_pidfd(real, true) : kNotWatched;
   ProcStat st;
   bool present = fd != -ESRCH && (msg.thread ? read_task_stat(peer.pid, real, st) : read_proc_stat(real, st));
-  // A process being reaped as we read shows parent 0 (the kernel no longer has
-  // one to name): that child is gone, not someone else's.
-  if (present && !msg.thread && st.ppid == 0) present = false;
+  // A process being reaped as we read shows state X (dead) and parent 0 (the
+  // kernel no longer has one to name): that child is gone, not someone else's.
+  if (present && !msg.thread && st.state == 'X') present = false;
   if (!present && msg.thread && fd != -ESRCH && read_proc_stat(real, st)) {
     // It exists, but not among the sender's threads.
     if (fd >= 0) close(fd);
