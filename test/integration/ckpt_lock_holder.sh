@@ -17,14 +17,8 @@ PROG=$VPROC_HELPER_DIR/lock_holder
 vp_start_bg "$D/out" "$D/out.err" "$PROG" 1000000 "$D/stop"
 pid=$VP_BG_PID
 vpid=$(vp_vpid_of "$pid")
-lines=0
-for i in $(seq 1 8); do
-  vp_wait_lines "$D/out" $((lines + 2)) 20 "lock_holder before checkpoint $i" "$pid"
-  vp_live_checkpoint "$vpid" "$D/img$i.vpimg" "$pid"
-  [ "$CK_RC" = 0 ] || vp_fail "checkpoint $i of lock_holder: exit status $CK_RC: $(cat "$D/img$i.vpimg.out")"
-  last_size=$(stat -c %s "$D/out")
-  lines=$(wc -l <"$D/out")
-done
+vp_live_checkpoints "$vpid" "$pid" "$D/out" 8 2 "$D/img" lock_holder
+lines=$CK_LINES last_size=$CK_LAST_SIZE
 vp_note "ok: 8 checkpoints saved; the last: $(cat "$D/img8.vpimg.out")"
 stop=$(((lines + 4) * 25))
 echo "$stop" >"$D/stop"

@@ -50,14 +50,8 @@ a_run() {
   vp_start_bg "$D/churn.out" "$D/churn.out.err" "$CHURN" 1000000 1000 "$D/churn.stop"
   pid=$VP_BG_PID
   a_vpid=$(vp_vpid_of "$pid")
-  lines=0
-  for i in $(seq 1 20); do
-    vp_wait_lines "$D/churn.out" $((lines + 15)) 20 "thread_churn before checkpoint $i" "$pid"
-    vp_live_checkpoint "$a_vpid" "$D/churn$i.vpimg" "$pid"
-    [ "$CK_RC" = 0 ] || vp_fail "(a) checkpoint $i of thread_churn: exit status $CK_RC: $(cat "$D/churn$i.vpimg.out")"
-    a_last_size=$(stat -c %s "$D/churn.out")
-    lines=$(wc -l <"$D/churn.out")
-  done
+  vp_live_checkpoints "$a_vpid" "$pid" "$D/churn.out" 20 15 "$D/churn" "(a) thread_churn"
+  lines=$CK_LINES a_last_size=$CK_LAST_SIZE
   vp_note "ok: (a) 20 checkpoints of thread_churn, the last after round $lines; $(cat "$D/churn20.vpimg.out")"
   a_stop=$((lines + 30))
   echo "$a_stop" >"$D/churn.stop"

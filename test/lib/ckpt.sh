@@ -175,6 +175,22 @@ vp_live_checkpoint() {
   return 0
 }
 
+# vp_live_checkpoints VPID PID OUT COUNT STEP IMAGE_PREFIX WHAT: COUNT live
+# checkpoints (IMAGE_PREFIX1.vpimg ...), each once OUT has STEP more lines;
+# every one must succeed. Leaves CK_LINES (OUT's lines) and CK_LAST_SIZE
+# (OUT's size) as they were right after the last one.
+vp_live_checkpoints() {
+  local vpid=$1 pid=$2 out=$3 count=$4 step=$5 prefix=$6 what=$7 i
+  CK_LINES=0
+  for i in $(seq 1 "$count"); do
+    vp_wait_lines "$out" $((CK_LINES + step)) 20 "$what before checkpoint $i" "$pid"
+    vp_live_checkpoint "$vpid" "$prefix$i.vpimg" "$pid"
+    [ "$CK_RC" = 0 ] || vp_fail "checkpoint $i of $what: exit status $CK_RC: $(cat "$prefix$i.vpimg.out")"
+    CK_LAST_SIZE=$(stat -c %s "$out")
+    CK_LINES=$(wc -l <"$out")
+  done
+}
+
 # vp_clobber_from FILE OFFSET: overwrites FILE from OFFSET on with '#' (same
 # inode and size, so a restore reopens it): only a restored process that
 # rewrites its output from its checkpoint on makes it right again.
