@@ -234,9 +234,19 @@ Status ProcessTable::spawned(const Peer& peer, const wire::Spawned& msg) {
   int fd = msg.thread ? open_pidfd(real, true) : kNotWatched;
   ProcStat st;
   bool present = fd != -ESRCH && (msg.thread ? read_task_stat(peer.pid, real, st) : read_proc_stat(real, st));
-  // A process being reaped as we read shows state X (dead) and parent 0 (the
-  // kernel no longer has one to name): that child is gone, not someone else's.
-  if (present && !msg.thread && st.state == 'X') present = false;
+  // A child reaped while the kernel renders its stat is gone, not someone
+  // else's. The kernel takes the state first and the parent only while the
+  // process still has its signal handlers (lock_task_sighand); once the reap
+  // has released them the parent reads 0, beside state X or, reaped between
+  // the two reads, the Z (or R) it had. Parent 0 is also what pid 1 and a
+  // process whose parent is outside our pid namespace show, so it is read
+  // again: a reaped pid no longer resolves.
+  if (present && !msg.thread) {
+    ProcStat again;
+    if (st.state == 'X' ||
+        (st.ppid == 0 && (!read_proc_stat(real, again) || again.state == 'X' || again.start_ticks != st.start_ticks)))
+      present = false;
+  }
   if (!present && msg.thread && fd != -ESRCH && read_proc_stat(real, st)) {
     // It exists, but not among the sender's threads.
     if (fd >= 0) close(fd);

@@ -181,7 +181,7 @@ TEST_CASE("process table: Spawned registers a child under a leased vpid", "[proc
     CHECK(s.message.find("not leased to the sender") != std::string::npos);
     CHECK(d.view().vpid_of(c2.real()) == VPid{});
   }
-  SECTION("a process that is not the sender's child") {
+  SECTION("a process that is not the sender's child (pid 1: parent 0 like a child being reaped, but it stays)") {
     Status s = d.table->spawned(me, wire::Spawned{lease.first, 1, self.value, false});
     CHECK(s.err == EPERM);
     CHECK(s.message.find("not a child of the sender") != std::string::npos);
