@@ -40,20 +40,28 @@ STEPS="M:h2 g:STOP g:CONT g:TSTP g:CONT g:TTIN g:CONT g:TTOU g:CONT
 
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# The child's count of caught SIGCONTs (MARK.conts) is N. A SIGCONT step waits
+# for it before the next stop: the kernel drops a SIGCONT still pending when a
+# stop signal comes, so a child not scheduled in between never catches it.
+caught_conts() { [ "$(cat "$1.conts" 2>/dev/null)" = "$2" ]; }
 
 # --- the native reference ---
-rm -f "$D/native.mark" "$D/native.mark.done"
+rm -f "$D/native.mark" "$D/native.mark.done" "$D/native.mark.conts"
 "$PROG" "$D/native.mark" >"$D/native.out" 2>"$D/native.err" &
 native_job=$!
 vp_track_pid "$native_job"
 vp_wait_until 10 "the native parent has forked" vp_file_ready "$D/native.mark"
 child=$(<"$D/native.mark")
-n=0
+n=0 conts=0
 for step in $STEPS; do
   case $step in [MR]:*) continue ;; esac
   kill "-${step#*:}" "$child"
   n=$((n + 1))
   vp_wait_until 10 "the native parent reports step $n ($step)" has_lines "$D/native.out" "$n"
+  if [ "${step#*:}" = CONT ]; then
+    conts=$((conts + 1))
+    vp_wait_until 10 "the native child caught SIGCONT $conts" caught_conts "$D/native.mark" "$conts"
+  fi
 done
 : >"$D/native.mark.done"
 wait "$native_job"
@@ -72,7 +80,7 @@ state_of() {  # vpid -> its STATE in `vproc ps` where it runs
 is_state() { [ "$(state_of "$1")" = "$2" ]; }
 not_state() { local s; s=$(state_of "$1"); [ -n "$s" ] && [ "$s" != "$2" ]; }
 
-rm -f "$D/mig.mark" "$D/mig.mark.done"
+rm -f "$D/mig.mark" "$D/mig.mark.done" "$D/mig.mark.conts"
 host_spawn h1 "$VPROC_RUN" "$PROG" "$D/mig.mark" >"$D/mig.out" 2>>"$D/mig.err" 251>&-
 job=$HOST_JOB parent_outer=$HOST_PID_OUTER
 vp_wait_until 10 "the parent under vproc has forked" vp_file_ready "$D/mig.mark"
@@ -80,7 +88,7 @@ V=$(<"$D/mig.mark")
 vp_expect_vpid "$V" "the child's pid under vproc"
 read -r shadow _ <"/proc/$parent_outer/task/$parent_outer/children"
 [ -n "$shadow" ] || vp_fail "no child of the parent (pid $parent_outer) found"
-n=0
+n=0 conts=0
 for step in $STEPS; do
   who=${step%%:*} sig=${step#*:}
   case $who in
@@ -109,6 +117,8 @@ for step in $STEPS; do
   vp_wait_until 10 "the parent reports step $n ($step) (so far: $(tail -n 1 "$D/mig.out"))" has_lines "$D/mig.out" "$n"
   if [ "$sig" = CONT ]; then
     vp_wait_until 10 "the guest runs after step $n ($step)" not_state "$V" stopped
+    conts=$((conts + 1))
+    vp_wait_until 10 "the migrated child caught SIGCONT $conts (step $n, $step)" caught_conts "$D/mig.mark" "$conts"
   else
     vp_wait_until 10 "the guest is stopped after step $n ($step)" is_state "$V" stopped
   fi

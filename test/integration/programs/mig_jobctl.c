@@ -10,9 +10,12 @@
  * its pid; migrated: by vpid from another node, or the shadow's real pid) and
  * compares the lines with a native run's.
  *
- * The child waits for MARK.done, then prints how many SIGCONTs it caught (a
- * forwarded SIGCONT must arrive once, not once per relay) on stderr and exits
- * 7. */
+ * The child keeps how many SIGCONTs it has caught in MARK.conts, so the test
+ * can wait for the handler to have run before it stops the child again: the
+ * kernel drops a pending SIGCONT when a stop signal comes, and a child not
+ * scheduled in between would never catch it, natively too. It waits for
+ * MARK.done, then prints that count (a forwarded SIGCONT must arrive once, not
+ * once per relay) on stderr and exits 7. */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
@@ -74,13 +77,30 @@ static const char* code_name(int code) {
   }
 }
 
-static int child_main(const char* done) {
+// Writes N to PATH whole (a new file renamed over the old: a reader never sees
+// half of it), opened and closed each time, so nothing is held open across a
+// migration.
+static void publish_count(const char* path, int n) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE* f = fopen(tmp, "we");
+  if (!f) return;
+  fprintf(f, "%d\n", n);
+  if (fclose(f) == 0) rename(tmp, path);
+}
+
+static int child_main(const char* done, const char* conts_path) {
   signal(SIGCONT, on_cont);
   pid_t parent = getppid();
   struct timespec tick = {0, 20 * 1000 * 1000};
   struct stat st;
+  int published = -1;
   while (stat(done, &st) != 0) {
     if (getppid() != parent) return 3;  // a failed test left it behind
+    if (conts != published) {
+      published = conts;
+      publish_count(conts_path, published);
+    }
     nanosleep(&tick, NULL);
   }
   fprintf(stderr, "child: caught %d SIGCONT\n", (int)conts);
@@ -94,8 +114,9 @@ int main(int argc, char** argv) {
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   setsid();  // fails (harmlessly) only for a group leader
-  char done[4096];
+  char done[4096], conts_path[4096];
   snprintf(done, sizeof done, "%s.done", argv[1]);
+  snprintf(conts_path, sizeof conts_path, "%s.conts", argv[1]);
   if (pipe2(chld_pipe, O_CLOEXEC) != 0) die("pipe");
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -110,7 +131,7 @@ int main(int argc, char** argv) {
     close(chld_pipe[0]);
     close(chld_pipe[1]);
     setpgid(0, 0);
-    return child_main(done);
+    return child_main(done, conts_path);
   }
   setpgid(child, child);  // whichever of the two runs first
 
