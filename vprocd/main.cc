@@ -78,24 +78,13 @@ class Daemon {
         children_(loop, processes_, log, [this](uint64_t conn, const wire::Reply& r) { return server_.send_later(conn, r); }),
         dispatch_(processes_, node_, log),
         rings_(loop, log,
-               [this](const Peer& peer, const wire::Request& msg) {
-                 // A Reaped waits while the reaped process's own connection is
-                 // being handled further up: its last messages (a Spawned for
-                 // its child, sent before it exited) must be applied first.
-                 if (const wire::Reaped* r = std::get_if<wire::Reaped>(&msg))
-                   if (const ProcessRecord* rec = processes_.find(VPid{r->vpid});
-                       rec && !rec->thread && server_.peer_busy(rec->real))
-                     return false;
-                 wire::Reply unused;
-                 std::vector<uint64_t> no_list;
-                 dispatch_.handle(peer, msg, unused, no_list);
-                 return true;
-               }),
+               [this](const Peer& peer, const wire::Request& msg) { return dispatch_.apply_ring_record(peer, msg); }),
         server_(loop, listen_fd, dispatch_, log) {
     dispatch_.set_rings(&rings_);
     server_.set_rings(&rings_);
     dispatch_.set_drain([this] { server_.drain_all(); });
     dispatch_.set_drain_peer([this](RealPid pid) { server_.drain_peer(pid); });
+    dispatch_.set_peer_busy([this](RealPid pid) { return server_.peer_busy(pid); });
     dispatch_.set_checkpoints(&checkpoints_, &policies_, [this](uint64_t conn, const wire::Reply& r) {
       return server_.send_later(conn, r);
     });

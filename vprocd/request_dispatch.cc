@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <type_traits>
+#include <variant>
 
 #include "checkpoint_policy.h"
 #include "checkpoint_service.h"
@@ -29,6 +30,19 @@ wire::Reply RequestDispatch::error_reply(const Status& s) {
 
 void RequestDispatch::drain() {
   if (drain_all_) drain_all_();
+}
+
+bool RequestDispatch::apply_ring_record(const Peer& peer, const wire::Request& msg) {
+  // The reaped process's last messages (a Spawned for its child, sent before it
+  // exited) travel on its own connection; while that is being handled further
+  // up, they are not all read yet.
+  if (const wire::Reaped* r = std::get_if<wire::Reaped>(&msg))
+    if (const ProcessRecord* rec = table_.find(VPid{r->vpid}); rec && !rec->thread && peer_busy_ && peer_busy_(rec->real))
+      return false;
+  wire::Reply unused;
+  std::vector<uint64_t> no_list;
+  handle(peer, msg, unused, no_list);
+  return true;
 }
 
 RequestDispatch::Answer RequestDispatch::checkpoint(const Peer& peer, const wire::CheckpointRequest& m,

@@ -48,6 +48,9 @@ class RequestDispatch {
   // sent (its last Spawned for a child it forked just before it exited travels
   // on its own connection and may still be unread).
   void set_drain_peer(std::function<void(RealPid)> drain_peer) { drain_peer_ = std::move(drain_peer); }
+  // Says whether a connection of a process is being handled right now
+  // (further up the stack); ring records wait for it (apply_ring_record).
+  void set_peer_busy(std::function<bool(RealPid)> peer_busy) { peer_busy_ = std::move(peer_busy); }
 
   // Checkpoint requests go to these; without them they are refused (ENOSYS).
   void set_checkpoints(CheckpointService* service, CheckpointPolicies* policies, ReplyLater reply_later) {
@@ -79,6 +82,11 @@ class RequestDispatch {
   Answer handle(const Peer& peer, const wire::Request& req, wire::Reply& reply,
                 std::vector<uint64_t>& list_frame, ConnectionId conn = 0);
 
+  // Applies one spawn ring record (SpawnRings::Apply) as the message it stands
+  // for; false ("not now") for a Reaped while the reaped process's own
+  // connection is being handled: its last messages come first.
+  bool apply_ring_record(const Peer& peer, const wire::Request& msg);
+
  private:
   Answer checkpoint(const Peer& peer, const wire::CheckpointRequest& m, ConnectionId conn, wire::Reply& reply);
   wire::Reply error_reply(const Status& s);
@@ -89,6 +97,7 @@ class RequestDispatch {
   Logger& log_;
   std::function<void()> drain_all_;
   std::function<void(RealPid)> drain_peer_;
+  std::function<bool(RealPid)> peer_busy_;
   CheckpointService* checkpoints_ = nullptr;
   CheckpointPolicies* policies_ = nullptr;
   ReplyLater reply_later_;
